@@ -1,0 +1,43 @@
+# Two commands for a fresh machine:  `make demo`  and  `make test`.
+# `make install` builds .venv with the pinned stack; it is idempotent (a stamp file records the
+# requirement files it was built from, and pip's wheel cache keeps the ~9 min mmcv build).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.cast-installed
+REQS   := setup.py requirements/build.txt requirements/runtime.txt requirements/tests.txt
+
+TORCH_VERSION ?= 2.13.0
+MMCV_VERSION  ?= 2.1.0
+
+.PHONY: install demo test clean-venv
+
+install: $(STAMP)
+
+$(STAMP): $(REQS) Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip>=23"
+	$(BIN)/pip install -q -r requirements/build.txt
+	$(BIN)/pip install -q torch==$(TORCH_VERSION)
+	@# mmcv needs its compiled ops (mmseg imports mmcv.ops); built once, then served by pip's cache.
+	@# Its setup.py imports pkg_resources, gone from the setuptools>=77 that torch requires.
+	$(BIN)/python -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$(MMCV_VERSION)'" 2>/dev/null || { \
+	  $(BIN)/pip install -q "setuptools<70" && \
+	  MMCV_WITH_OPS=1 $(BIN)/pip install --no-build-isolation mmcv==$(MMCV_VERSION); }
+	$(BIN)/pip install -q "setuptools>=77.0.3"
+	$(BIN)/python -c "import fast_slic" 2>/dev/null || \
+	  $(BIN)/pip install -q --no-build-isolation fast-slic==0.4.0
+	$(BIN)/pip install -q -r requirements/runtime.txt -r requirements/tests.txt
+	$(BIN)/pip install -q --no-build-isolation --no-deps -e .
+	$(BIN)/python -c "import cast, mmseg.models, mmpretrain.models, dgl, fast_slic, pycocotools"
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/python tools/demo.py
+
+test: install
+	$(BIN)/python -m pytest -q tests
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,106 @@
+"""Test (and evaluate) a checkpoint with MMEngine's runner, as MMSeg's tools/test.py.
+
+    python tools/test.py CONFIG CHECKPOINT [--eval mIoU SpCS SeCS] [--show-dir DIR] [--out DIR]
+    tools/dist_test.sh CONFIG CHECKPOINT GPUS [...]
+
+``--eval`` selects which of the configured evaluator's metrics are reported (``iou_metrics`` of
+MMSeg's IoUMetric, ``metrics`` of CAST's HierarchicalMetric).
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
+from cast.engine import select_dist_backend, select_eval_metrics
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save the logs and metrics')
+    parser.add_argument(
+        '--eval', nargs='+', metavar='METRIC',
+        help='metrics to report, e.g. "mIoU" or "mIoU SpCS SeCS"')
+    parser.add_argument(
+        '--out', help='directory where painted predictions are written as label-map PNGs')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir', help='directory where pictures of predictions beside ground truth are saved')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file.')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher')
+    parser.add_argument('--tta', action='store_true', help='test time augmentation')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def trigger_visualization_hook(cfg, args):
+    """Switch on the configured visualization hook for ``--show``/``--show-dir``."""
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise RuntimeError(
+            '--show/--show-dir need a "visualization" hook in cfg.default_hooks, '
+            f'which {args.config} does not define.')
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        cfg.visualizer['save_dir'] = args.show_dir
+    return cfg
+
+
+def build_config(args):
+    """Load the config and apply the command line to it."""
+    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{what} file "{path}" does not exist')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.eval:
+        select_eval_metrics(cfg, args.eval)
+    if args.show or args.show_dir:
+        trigger_visualization_hook(cfg, args)
+    if args.tta:
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if args.out is not None:
+        for evaluator in _as_list(cfg.test_evaluator):
+            evaluator['output_dir'] = args.out
+            evaluator['keep_results'] = True
+    select_dist_backend(cfg)
+    return cfg
+
+
+def _as_list(evaluator):
+    return evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = build_config(args)
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
