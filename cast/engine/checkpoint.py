@@ -9,6 +9,7 @@ MMEngine's loader for local files with one that keeps ``weights_only=True`` and 
 into an error that names the file and the offending object.
 """
 import os.path as osp
+import pickle
 import re
 
 import numpy as np
@@ -30,8 +31,27 @@ def _numpy_globals():
     return objects
 
 
+def history_buffer_statistic(owner, name):
+    """Stand-in for the builtin ``getattr`` while unpickling a checkpoint.
+
+    A pickled HistoryBuffer refers to its statistics methods as ``getattr(HistoryBuffer, 'mean')``.
+    Allowing the builtin ``getattr`` would hand any attribute of any allowed object to the file;
+    this function hands out only HistoryBuffer's registered statistics methods.
+    """
+    methods = {name: getattr(HistoryBuffer, name) for name in ('min', 'max', 'current', 'mean')}
+    methods.update(HistoryBuffer._statistics_methods)  # those added by register_statistics
+    if owner is HistoryBuffer and name in methods:
+        return methods[name]
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({getattr(owner, "__name__", type(owner).__name__)}, '
+        f'{name!r}); only HistoryBuffer statistics methods ({", ".join(methods)}) are allowed')
+
+
 #: Every non-tensor object an MMEngine 0.10.7 checkpoint may contain.
-MMENGINE_SAFE_GLOBALS = [HistoryBuffer, *_numpy_globals()]
+MMENGINE_SAFE_GLOBALS = [
+    HistoryBuffer, *_numpy_globals(),
+    (history_buffer_statistic, 'builtins.getattr'),
+]
 
 
 def register_safe_globals():
@@ -67,14 +87,17 @@ def load_checkpoint_safely(filename, map_location=None):
         text = str(err)
         if 'Weights only load failed' not in text and 'weights_only' not in text:
             raise
-        found = re.search(r'GLOBAL ([\w.]+)', text) or re.search(
-            r'Unsupported global: GLOBAL ([\w.]+)', text)
-        culprit = found.group(1) if found else 'an object that is not a tensor'
+        found = re.search(r'GLOBAL ([\w.]+)', text)
+        if found:
+            culprit = f'the pickled object {found.group(1)}'
+        else:
+            reason = re.search(r'Unpickler error:\s*(.+)', text)
+            culprit = reason.group(1).strip() if reason else text.splitlines()[0]
         raise UnsafeCheckpointError(
-            f'Refusing to load checkpoint "{filename}": it contains the pickled object '
-            f'{culprit}, which is not on the allow-list of what MMEngine writes '
-            f'(tensors, containers, numpy arrays, HistoryBuffer). Loading it would let the file '
-            f'run code. If you trust the file, re-save its state_dict with plain tensors.') from None
+            f'Refusing to load checkpoint "{filename}": {culprit}. Only tensors, containers, '
+            f'numpy arrays and what MMEngine writes (HistoryBuffer) may be unpickled; anything '
+            f'else could run code. If you trust the file, re-save its state_dict with plain '
+            f'tensors.') from None
 
 
 def _load_from_local(filename, map_location):

@@ -1,0 +1,34 @@
+"""Shared fixtures: small generated datasets, made once per test session."""
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
+
+
+@pytest.fixture(scope='session')
+def synthetic_spin_root(tmp_path_factory):
+    """A tiny synthetic SPIN dataset (8 train / 4 val images) in the real SPIN layout."""
+    from cast.datasets.synthetic import generate_synthetic_spin
+    root = str(tmp_path_factory.mktemp('synthetic_spin'))
+    generate_synthetic_spin(root, num_train=8, num_val=4, seed=0)
+    return root
+
+
+@pytest.fixture(scope='session')
+def repo_root():
+    return REPO_ROOT
+
+
+@pytest.fixture
+def tool_env(repo_root):
+    """Environment for running tools/*.py in a subprocess, as a user would."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [repo_root, osp.join(repo_root, 'tests', 'tools'), env.get('PYTHONPATH', '')])
+    env.setdefault('OMP_NUM_THREADS', '1')
+    return env
