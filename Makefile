@@ -21,11 +21,12 @@ $(STAMP): $(REQS) Makefile
 	$(BIN)/pip install -q -r requirements/build.txt
 	$(BIN)/pip install -q torch==$(TORCH_VERSION)
 	@# mmcv needs its compiled ops (mmseg imports mmcv.ops); built once, then served by pip's cache.
-	@# Its setup.py imports pkg_resources, gone from the setuptools>=77 that torch requires.
+	@# Its setup.py is known to build under setuptools<70; torch 2.13 itself declares >=77.0.3.
 	$(BIN)/python -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$(MMCV_VERSION)'" 2>/dev/null || { \
 	  $(BIN)/pip install -q "setuptools<70" && \
 	  MMCV_WITH_OPS=1 $(BIN)/pip install --no-build-isolation mmcv==$(MMCV_VERSION); }
-	$(BIN)/pip install -q "setuptools>=77.0.3"
+	@# MMEngine resolves `mmseg::` config paths with pkg_resources, which setuptools 81 dropped.
+	$(BIN)/pip install -q "setuptools>=77.0.3,<81"
 	$(BIN)/python -c "import fast_slic" 2>/dev/null || \
 	  $(BIN)/pip install -q --no-build-isolation fast-slic==0.4.0
 	$(BIN)/pip install -q -r requirements/runtime.txt -r requirements/tests.txt

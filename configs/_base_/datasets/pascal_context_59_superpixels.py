@@ -1,0 +1,24 @@
+# MMSeg's Pascal Context 59 (480x480 crops) with superpixels on each final crop, packed for CAST.
+_base_ = ['mmseg::_base_/datasets/pascal_context_59.py']
+
+crop_size = (480, 480)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='RandomResize', scale=(520, 520), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='Superpixels', area_per_superpixel=256),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackHierSegInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(520, 520), keep_ratio=True),
+    dict(type='Superpixels', area_per_superpixel=256),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='PackHierSegInputs')
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
