@@ -2,12 +2,13 @@ from .checkpoint import (MMENGINE_SAFE_GLOBALS, UnsafeCheckpointError,
                          install_safe_checkpoint_loader, load_checkpoint_safely,
                          register_safe_globals)
 from .eval_selection import select_eval_metrics
+from .hooks import DatasetMetaHook
 from .launch import select_dist_backend
 
 # Importing `cast` makes MMEngine's checkpoint loading work under torch's weights_only=True.
 install_safe_checkpoint_loader()
 
 __all__ = [
-    'MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'install_safe_checkpoint_loader',
+    'DatasetMetaHook', 'MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'install_safe_checkpoint_loader',
     'load_checkpoint_safely', 'register_safe_globals', 'select_dist_backend', 'select_eval_metrics'
 ]

@@ -1,0 +1,161 @@
+"""Tests of the ``Superpixels`` transform (fast-slic on the final crop)."""
+import numpy as np
+import pytest
+from mmcv.transforms import Compose
+
+from mmseg.registry import TRANSFORMS
+
+from cast.datasets.transforms.superpixels import (Superpixels,
+                                                   relabel_consecutive)
+
+
+def textured_image(h=64, w=48, seed=0):
+    """A BGR uint8 image with smooth colour gradients and a few blobs."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 / w, yy * 255 / h, (xx + yy) * 127 / (h + w)],
+                   axis=-1)
+    for _ in range(4):
+        cy, cx, r = rng.integers(0, h), rng.integers(0, w), rng.integers(4, 12)
+        img[(yy - cy)**2 + (xx - cx)**2 < r * r] = rng.integers(0, 255, 3)
+    return img.astype(np.uint8)
+
+
+def two_colour_image(h=40, w=64, edge=23):
+    """Left of column ``edge`` red, right of it blue (BGR); gt 1 / 2."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, :edge] = (0, 0, 220)
+    img[:, edge:] = (200, 40, 0)
+    gt = np.ones((h, w), np.uint8)
+    gt[:, edge:] = 2
+    return img, gt
+
+
+def assert_contiguous(sp):
+    assert sp.dtype == np.int64
+    np.testing.assert_array_equal(np.unique(sp), np.arange(sp.max() + 1))
+
+
+def test_registered_and_repr():
+    t = TRANSFORMS.build(dict(type='Superpixels', compactness=20))
+    assert isinstance(t, Superpixels)
+    assert repr(t) == ("Superpixels(area_per_superpixel=256, "
+                       "num_superpixels=None, compactness=20, "
+                       "min_size_factor=0.25, max_iter=10, "
+                       "channel_order='bgr', num_threads=1)")
+
+
+def test_requested_count_follows_crop_area():
+    t = Superpixels()
+    assert t.requested_count(512, 512) == 1024
+    assert t.requested_count(64, 48) == 12
+    assert t.requested_count(3, 3) == 1  # at least one
+    assert Superpixels(area_per_superpixel=64).requested_count(64, 48) == 48
+    assert Superpixels(num_superpixels=7).requested_count(512, 300) == 7
+    # never more segments than pixels (fast-slic crashes otherwise)
+    assert Superpixels(num_superpixels=50).requested_count(5, 7) == 35
+    with pytest.raises(ValueError, match='more than fast-slic can label'):
+        Superpixels(area_per_superpixel=1).requested_count(256, 256)
+
+
+def test_counts_shape_dtype_contiguity():
+    img = textured_image()
+    results = Superpixels()(dict(img=img))
+    sp = results['superpixels']
+    assert sp.shape == img.shape[:2]
+    assert_contiguous(sp)
+    assert 1 <= sp.max() + 1 <= 12
+    assert sp.max() + 1 >= 6  # a textured image gets most of what it asked
+
+    sp8 = Superpixels(num_superpixels=4)(dict(img=img))['superpixels']
+    assert_contiguous(sp8)
+    assert sp8.max() + 1 <= 4
+
+
+@pytest.mark.parametrize('kind', ['flat', 'noise', 'tiny', 'wide'])
+def test_degenerate_images_never_assume_requested_count(kind):
+    rng = np.random.default_rng(1)
+    img = {
+        'flat': np.full((48, 48, 3), 128, np.uint8),
+        'noise': rng.integers(0, 256, (32, 256, 3), dtype=np.uint8),
+        'tiny': rng.integers(0, 256, (3, 2, 3), dtype=np.uint8),
+        'wide': rng.integers(0, 256, (1, 40, 3), dtype=np.uint8),
+    }[kind]
+    sp = Superpixels(area_per_superpixel=16)(dict(img=img))['superpixels']
+    assert sp.shape == img.shape[:2]
+    assert_contiguous(sp)
+
+
+def test_relabel_fills_gaps():
+    labels = np.array([[5, 9], [9, 2]], np.int16)
+    np.testing.assert_array_equal(
+        relabel_consecutive(labels), np.array([[1, 2], [2, 0]]))
+
+
+def test_deterministic():
+    img = textured_image(seed=3)
+    t = Superpixels(area_per_superpixel=64)
+    a = t(dict(img=img.copy()))['superpixels']
+    b = t(dict(img=img.copy()))['superpixels']
+    np.testing.assert_array_equal(a, b)
+
+
+def test_channel_order_grey_and_float_inputs():
+    bgr = textured_image(seed=4)
+    rgb = np.ascontiguousarray(bgr[..., ::-1])
+    t_bgr = Superpixels(area_per_superpixel=64)
+    t_rgb = Superpixels(area_per_superpixel=64, channel_order='rgb')
+    np.testing.assert_array_equal(t_bgr(dict(img=bgr))['superpixels'],
+                                  t_rgb(dict(img=rgb))['superpixels'])
+    # float images are clipped and cast; grey images repeated to 3 channels
+    np.testing.assert_array_equal(
+        t_bgr(dict(img=bgr.astype(np.float32)))['superpixels'],
+        t_bgr(dict(img=bgr))['superpixels'])
+    grey = bgr[..., 1]
+    np.testing.assert_array_equal(
+        t_bgr(dict(img=grey))['superpixels'],
+        t_bgr(dict(img=np.repeat(grey[..., None], 3, 2)))['superpixels'])
+
+
+@pytest.mark.parametrize('flip', [False, True])
+def test_boundaries_follow_image_edges_after_flip(flip):
+    """Superpixels run after RandomFlip in the pipeline: on the flipped crop
+    no superpixel may straddle the (flipped) colour edge, and every
+    superpixel lies inside one (flipped) ground-truth region."""
+    img, gt = two_colour_image()
+    pipeline = Compose([
+        TRANSFORMS.build(t) for t in [
+            dict(type='RandomFlip', prob=1.0 if flip else 0.0,
+                 direction='horizontal'),
+            dict(type='Superpixels', area_per_superpixel=64),
+        ]
+    ])
+    results = pipeline(
+        dict(img=img.copy(), gt_seg_map=gt.copy(), seg_fields=['gt_seg_map']))
+    out_img, out_gt, sp = (results['img'], results['gt_seg_map'],
+                           results['superpixels'])
+    expected_gt = gt[:, ::-1] if flip else gt
+    np.testing.assert_array_equal(out_gt, expected_gt)
+    assert_contiguous(sp)
+    assert sp.max() + 1 >= 4
+    colour = out_img[..., 0].astype(np.int64)  # blue channel: 0 or 200
+    for s in range(sp.max() + 1):
+        inside = sp == s
+        assert len(np.unique(colour[inside])) == 1, \
+            f'superpixel {s} straddles the colour edge (flip={flip})'
+        assert len(np.unique(out_gt[inside])) == 1
+
+
+def test_bad_arguments_and_inputs():
+    with pytest.raises(ValueError, match='num_superpixels'):
+        Superpixels(num_superpixels=0)
+    with pytest.raises(ValueError, match='area_per_superpixel'):
+        Superpixels(area_per_superpixel=0)
+    with pytest.raises(ValueError, match='compactness'):
+        Superpixels(compactness=0)
+    with pytest.raises(ValueError, match='channel_order'):
+        Superpixels(channel_order='lab')
+    with pytest.raises(KeyError, match='img'):
+        Superpixels()(dict(gt_seg_map=np.zeros((4, 4), np.uint8)))
+    with pytest.raises(ValueError, match=r'\(H, W, 3\)'):
+        Superpixels()(dict(img=np.zeros((4, 4, 4), np.uint8)))
