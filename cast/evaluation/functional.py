@@ -1,0 +1,386 @@
+"""Pure tensor functions behind :class:`HierarchicalMetric` (per-level IoU, SpCS, SeCS).
+
+Definitions: SPIN (https://arxiv.org/abs/2407.09686), as spelled out in
+:class:`~cast.evaluation.HierarchicalMetric`. Every per-image function returns small integer
+counts, so sums over images (and over processes) are exact.
+
+Shape shorthand:
+    H, W: height and width of one image's label maps.
+    N: number of classes of a level, index 0 = background (N_c, N_p: child, parent level).
+    B = N + 1: a level's prediction *bins*: the N classes, then one "none" bin (index N) that
+        takes every predicted value outside [0, N): ignore (255), no prediction.
+    M: number of child classes present in one image's ground truth.
+    L: number of levels, ordered coarse -> fine (e.g. object, part, subpart).
+"""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+#: Largest joint histogram over all levels' predictions (prod of B_l) computed in one bincount.
+#: SPIN: 13 * 42 * 205 = 111,930 bins. Beyond it, SeCS falls back to a per-pixel check.
+MAX_JOINT_BINS = 1 << 21
+
+
+def prediction_bins(pred: Tensor, num_classes: int) -> Tensor:
+    """Map a predicted label map to bins: classes stay, anything else -> ``num_classes``.
+
+    Args:
+        pred (Tensor): (H, W) integer predictions; 255 (or any value >= ``num_classes``) means
+            no prediction.
+        num_classes (int): N of the level.
+
+    Returns:
+        Tensor: (H, W) int64 in [0, N].
+    """
+    if pred.dtype.is_floating_point or pred.dtype == torch.bool:
+        raise TypeError(f'predictions must be an integer label map, got {pred.dtype}')
+    if pred.dtype != torch.uint8 and pred.numel() and int(pred.min()) < 0:
+        raise ValueError(f'predictions hold a negative value {int(pred.min())}; expected class '
+                         f'indices in [0, {num_classes}) or an ignore value')
+    bins = pred.long()
+    # .long() returns ``pred`` itself for int64 input: never write into the caller's tensor.
+    return bins.clamp(max=num_classes) if bins is pred else bins.clamp_(max=num_classes)
+
+
+def confusion_matrix(pred_bins: Tensor, gt: Tensor, num_classes: int,
+                     ignore_index: int = 255) -> Tensor:
+    """Confusion matrix of one level over the pixels whose ground truth is not ignored.
+
+    Args:
+        pred_bins (Tensor): (H, W) int64 bins from :func:`prediction_bins`.
+        gt (Tensor): (H, W) integer ground truth, values in [0, N) or ``ignore_index``.
+        num_classes (int): N.
+        ignore_index (int): Ground-truth value to skip, in [0, 255]. Default: 255.
+
+    Returns:
+        Tensor: (N, B) int64, rows ground truth, columns predicted bin.
+
+    Raises:
+        ValueError: The ground truth holds a value that is neither a class nor ``ignore_index``.
+    """
+    if gt.shape != pred_bins.shape:
+        raise ValueError(f'prediction shape {tuple(pred_bins.shape)} != ground-truth shape '
+                         f'{tuple(gt.shape)}')
+    if gt.dtype.is_floating_point or gt.dtype == torch.bool:
+        raise TypeError(f'ground truth must be an integer label map, got {gt.dtype}')
+    if gt.dtype != torch.uint8 and gt.numel():
+        low, high = torch.aminmax(gt)
+        if int(low) < 0 or int(high) > 255:
+            raise ValueError(f'ground truth values must lie in [0, 255], got '
+                             f'[{int(low)}, {int(high)}]')
+    num_bins = num_classes + 1
+    # Rows are the raw ground-truth values 0..255, so ignore and invalid values cost no pass.
+    index = torch.add(pred_bins, gt, alpha=num_bins)  # int64: gt * B + pred bin
+    counts = torch.bincount(index.reshape(-1), minlength=256 * num_bins).view(256, num_bins)
+    invalid = counts[num_classes:].sum(1)
+    if ignore_index >= num_classes:
+        invalid[ignore_index - num_classes] = 0
+    if invalid.any():
+        values = (torch.nonzero(invalid).view(-1) + num_classes).tolist()
+        raise ValueError(f'ground truth holds values {values} outside [0, {num_classes}) that '
+                         f'are not ignore_index={ignore_index}')
+    conf = counts[:num_classes].clone()
+    if ignore_index < num_classes:
+        conf[ignore_index] = 0
+    return conf
+
+
+def areas_from_confusion(conf: Tensor) -> Tensor:
+    """Per-class areas as MMSeg's ``IoUMetric.intersect_and_union`` gives them.
+
+    Args:
+        conf (Tensor): (N, B) confusion matrix from :func:`confusion_matrix`.
+
+    Returns:
+        Tensor: (4, N): intersection, union, predicted area, ground-truth area. Pixels predicted
+        as "none" count in the ground-truth area only.
+    """
+    num_classes = conf.shape[0]
+    area_label = conf.sum(1)
+    area_pred = conf[:, :num_classes].sum(0)
+    area_intersect = conf[:, :num_classes].diagonal()
+    area_union = area_pred + area_label - area_intersect
+    return torch.stack([area_intersect, area_union, area_pred, area_label])
+
+
+def joint_histogram(pred_bins: Sequence[Tensor], num_classes: Sequence[int]) -> Tensor:
+    """Histogram of the predicted bins of several levels, pixel by pixel.
+
+    Args:
+        pred_bins (Sequence[Tensor]): L maps (H, W) int64 from :func:`prediction_bins`.
+        num_classes (Sequence[int]): N_l per level.
+
+    Returns:
+        Tensor: (B_1, ..., B_L) int64 pixel counts, summed over all pixels (ignore included).
+    """
+    shape = [n + 1 for n in num_classes]
+    index = pred_bins[0]
+    for bins, size in zip(pred_bins[1:], shape[1:]):
+        index = torch.add(bins, index, alpha=size)
+    return torch.bincount(index.reshape(-1), minlength=math.prod(shape)).view(shape)
+
+
+def parent_relation(parents: Sequence, num_parent: int) -> Tensor:
+    """Boolean child -> parent relation from a hierarchy entry.
+
+    Args:
+        parents (Sequence[int | Sequence[int]]): per child class, its parent class, or every
+            allowed parent class (``dataset_meta['level_parents']``).
+        num_parent (int): N_p.
+
+    Returns:
+        Tensor: (N_c, N_p) bool, True where the parent is allowed.
+    """
+    relation = torch.zeros(len(parents), num_parent, dtype=torch.bool)
+    for child, allowed in enumerate(parents):
+        relation[child, list(allowed) if isinstance(allowed, (list, tuple)) else allowed] = True
+    return relation
+
+
+def compose_relations(relations: Dict[str, Tensor], all_levels: Sequence[str], child: str,
+                      parent: str) -> Tensor:
+    """Relation from level ``child`` to the coarser level ``parent``, through skipped levels.
+
+    Args:
+        relations (dict): child level -> (N_c, N_p) bool relation to the level before it in
+            ``all_levels``.
+        all_levels (Sequence[str]): the dataset's levels, coarse -> fine.
+        child (str): finer level.
+        parent (str): coarser level.
+
+    Returns:
+        Tensor: (N_child, N_parent) bool.
+    """
+    i_child, i_parent = all_levels.index(child), all_levels.index(parent)
+    if i_parent >= i_child:
+        raise ValueError(f'level {parent!r} is not coarser than {child!r} in {tuple(all_levels)}')
+    relation = relations[child]
+    for level in reversed(all_levels[i_parent + 1:i_child]):
+        relation = (relation.long() @ relations[level].long()) > 0
+    return relation
+
+
+def spatial_consistency_terms(pair_hist: Tensor, relation: Tensor,
+                              child_classes: Tensor) -> Tensor:
+    """SpCS terms of one image for a (child, parent) level pair.
+
+    For each child class k: ``|P_c == k AND P_p in parents(k)|`` and ``|P_c == k|`` over all
+    pixels (one parent per class in SPIN's definition; several where the dataset allows them).
+
+    Args:
+        pair_hist (Tensor): (B_c, B_p) joint histogram of child and parent predictions.
+        relation (Tensor): (N_c, N_p) bool child -> parent relation.
+        child_classes (Tensor): (M,) int64 child classes k (present in the ground truth).
+
+    Returns:
+        Tensor: (3, M) int64 rows: k, intersection, predicted child area.
+    """
+    rows = pair_hist[child_classes]
+    inter = (rows[:, :relation.shape[1]] * relation[child_classes]).sum(1)
+    return torch.stack([child_classes, inter, rows.sum(1)])
+
+
+def chain_mask(relations: Sequence[Tensor], num_classes: Sequence[int]) -> Tensor:
+    """Which joint bins hold a valid, all-foreground chain of classes.
+
+    Args:
+        relations (Sequence[Tensor]): L - 1 tensors; ``relations[l - 1]`` is the (N_l, N_{l-1})
+            bool relation from level l to level l - 1.
+        num_classes (Sequence[int]): N_l per level.
+
+    Returns:
+        Tensor: (B_1, ..., B_L) bool; True where every level is foreground (1..N_l - 1) and each
+        level's class is an allowed parent of the next level's.
+    """
+    shape = [n + 1 for n in num_classes]
+    mask = torch.zeros(shape[0], dtype=torch.bool)
+    mask[1:num_classes[0]] = True
+    for level, relation in enumerate(relations, start=1):
+        # pair[a, b]: foreground child class b may have parent a.
+        pair = torch.zeros(shape[level - 1], shape[level], dtype=torch.bool)
+        pair[:num_classes[level - 1], 1:num_classes[level]] = relation[1:].t()
+        mask = mask.unsqueeze(-1) & pair.view([1] * (level - 1) + list(pair.shape))
+    return mask
+
+
+def semantic_consistency_counts(joint: Tensor, valid_chain: Tensor) -> Tensor:
+    """SeCS counts of one image from its joint prediction histogram.
+
+    Args:
+        joint (Tensor): (B_1, ..., B_L) histogram from :func:`joint_histogram`.
+        valid_chain (Tensor): (B_1, ..., B_L) bool from :func:`chain_mask`.
+
+    Returns:
+        Tensor: (2,) int64: pixels with a valid chain, pixels where every level is foreground.
+    """
+    foreground = joint[tuple(slice(1, s - 1) for s in joint.shape)].sum()
+    return torch.stack([joint[valid_chain].sum(), foreground])
+
+
+def semantic_consistency_counts_per_pixel(pred_bins: Sequence[Tensor],
+                                          relations: Sequence[Tensor],
+                                          num_classes: Sequence[int]) -> Tensor:
+    """Same as :func:`semantic_consistency_counts`, pixel by pixel (for very large class sets).
+
+    Args:
+        pred_bins (Sequence[Tensor]): L maps (H, W) int64 from :func:`prediction_bins`.
+        relations (Sequence[Tensor]): as in :func:`chain_mask`.
+        num_classes (Sequence[int]): N_l per level.
+
+    Returns:
+        Tensor: (2,) int64: pixels with a valid chain, pixels where every level is foreground.
+    """
+    foreground = torch.ones_like(pred_bins[0], dtype=torch.bool)
+    for bins, n in zip(pred_bins, num_classes):
+        foreground &= (bins > 0) & (bins < n)
+    valid = foreground.clone()
+    for level, relation in enumerate(relations, start=1):
+        n_c, n_p = relation.shape
+        table = torch.zeros(n_c + 1, n_p + 1, dtype=torch.bool)  # "none" bins: never valid
+        table[:n_c, :n_p] = relation
+        valid &= table.to(valid.device)[pred_bins[level], pred_bins[level - 1]]
+    return torch.stack([valid.sum(), foreground.sum()])
+
+
+def iou_from_areas(areas: np.ndarray) -> Dict[str, np.ndarray]:
+    """IoU and accuracy per class (nan where undefined) and overall accuracy.
+
+    Args:
+        areas (np.ndarray): (4, N) summed areas from :func:`areas_from_confusion`.
+
+    Returns:
+        dict: ``IoU`` (N,), ``Acc`` (N,), ``aAcc`` scalar, all in [0, 1].
+    """
+    intersect, union, _, label = np.asarray(areas, dtype=np.float64)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return dict(IoU=intersect / union, Acc=intersect / label,
+                    aAcc=intersect.sum() / label.sum())
+
+
+def nanmean(values: np.ndarray) -> float:
+    """Mean over the non-nan entries (nan when there are none), without numpy's warning."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    return math.fsum(values) / len(values) if len(values) else float('nan')
+
+
+def spatial_consistency_score(terms: np.ndarray) -> Tuple[float, int, int]:
+    """SpCS from the terms of all (image, child class) pairs.
+
+    Args:
+        terms (np.ndarray): (3, R) rows k, intersection, predicted child area (concatenated
+            :func:`spatial_consistency_terms`).
+
+    Returns:
+        tuple: SpCS in [0, 100] (nan when every pair is skipped), number of pairs R, number of
+        skipped pairs (empty predicted child). The mean is an exactly rounded sum, so it does not
+        depend on the order of the pairs.
+    """
+    terms = np.asarray(terms, dtype=np.int64).reshape(3, -1)
+    inter, child = terms[1], terms[2]
+    kept = child > 0
+    scores = inter[kept] / child[kept]
+    score = 100 * math.fsum(scores) / len(scores) if len(scores) else float('nan')
+    return score, int(child.size), int((~kept).sum())
+
+
+def semantic_consistency_score(counts: np.ndarray) -> float:
+    """SeCS in [0, 100] from summed (valid, foreground) counts; nan without foreground pixels."""
+    valid, total = (int(c) for c in counts)
+    return 100 * valid / total if total else float('nan')
+
+
+def pair_names(levels: Sequence[str]) -> List[Tuple[str, str, str]]:
+    """Names of the adjacent (child, parent) pairs of ``levels``.
+
+    Uses initials when they are unique (``('object', 'part', 'subpart')`` -> ``S2P``, ``P2O``),
+    the full level names otherwise (``subpart2part``).
+
+    Returns:
+        list[tuple]: (name, child, parent) per pair, fine -> coarse.
+    """
+    initials = [level[:1].upper() for level in levels]
+    unique = len(set(initials)) == len(initials) and all(initials)
+    pairs = []
+    for i in range(len(levels) - 1, 0, -1):
+        child, parent = levels[i], levels[i - 1]
+        name = f'{initials[i]}2{initials[i - 1]}' if unique else f'{child}2{parent}'
+        pairs.append((name, child, parent))
+    return pairs
+
+
+def hierarchical_stats(preds: Sequence[Optional[Tensor]], gts: Sequence[Optional[Tensor]],
+                       num_classes: Sequence[int], relations: Sequence[Optional[Tensor]],
+                       area_levels: Sequence[int] = (), spcs_levels: Sequence[int] = (),
+                       secs: bool = False, ignore_index: int = 255,
+                       valid_chain: Optional[Tensor] = None) -> dict:
+    """Every per-image count the metric needs, vectorised over pixels.
+
+    Args:
+        preds (Sequence[Tensor | None]): L predicted maps (H, W), levels coarse -> fine; a level
+            that no requested count needs may be None.
+        gts (Sequence[Tensor | None]): L ground-truth maps (H, W), likewise.
+        num_classes (Sequence[int]): N_l per level.
+        relations (Sequence[Tensor | None]): L - 1 entries; ``relations[l - 1]`` is the
+            (N_l, N_{l-1}) bool relation from level l to its parent level l - 1 (see
+            :func:`parent_relation`; needed for SpCS / SeCS only).
+        area_levels (Sequence[int]): levels (indices) whose IoU areas are wanted.
+        spcs_levels (Sequence[int]): child levels l of the pairs (l, l - 1) whose SpCS terms are
+            wanted.
+        secs (bool): whether to count SeCS (over all L levels).
+        ignore_index (int): Ground-truth value to skip. Default: 255.
+        valid_chain (Tensor, optional): (B_1, ..., B_L) bool from :func:`chain_mask`, to skip
+            rebuilding it for every image.
+
+    Returns:
+        dict: ``areas`` {level: (4, N_l)}, ``spcs`` {child level: (3, M)}, ``secs`` (2,) (only
+        when asked); all int64 numpy arrays.
+    """
+    num_levels = len(num_classes)
+    consistency = {l for c in spcs_levels for l in (c - 1, c)}
+    if secs:
+        consistency = set(range(num_levels))
+    consistency = sorted(consistency)
+    bins = {l: prediction_bins(preds[l], num_classes[l])
+            for l in sorted(set(area_levels) | set(spcs_levels) | set(consistency))}
+
+    out = dict(areas={})
+    present = {}
+    for level in sorted(set(area_levels) | set(spcs_levels)):
+        conf = confusion_matrix(bins[level], gts[level], num_classes[level], ignore_index)
+        if level in area_levels:
+            out['areas'][level] = areas_from_confusion(conf).cpu().numpy()
+        present[level] = torch.nonzero(conf[1:].sum(1)).view(-1) + 1
+    if not consistency:
+        return out
+
+    sizes = [num_classes[l] for l in consistency]
+    joint = None
+    if math.prod(n + 1 for n in sizes) <= MAX_JOINT_BINS:
+        joint = joint_histogram([bins[l] for l in consistency], sizes)
+    if spcs_levels:
+        out['spcs'] = {}
+    for level in spcs_levels:
+        if joint is not None:
+            keep = (consistency.index(level - 1), consistency.index(level))
+            other = tuple(d for d in range(joint.dim()) if d not in keep)
+            pair_hist = (joint.sum(other) if other else joint).t()
+        else:
+            pair_hist = joint_histogram([bins[level], bins[level - 1]],
+                                        [num_classes[level], num_classes[level - 1]])
+        relation = relations[level - 1].to(pair_hist.device)
+        out['spcs'][level] = spatial_consistency_terms(pair_hist, relation,
+                                                       present[level]).cpu().numpy()
+    if secs:
+        if joint is not None:
+            if valid_chain is None:
+                valid_chain = chain_mask(relations, num_classes)
+            counts = semantic_consistency_counts(joint, valid_chain.to(joint.device))
+        else:
+            counts = semantic_consistency_counts_per_pixel([bins[l] for l in consistency],
+                                                           relations, num_classes)
+        out['secs'] = counts.cpu().numpy()
+    return out

@@ -1,0 +1,3 @@
+from .hierarchical_metric import HierarchicalMetric
+
+__all__ = ['HierarchicalMetric']
