@@ -1,0 +1,217 @@
+"""The class hierarchy between adjacent levels: from names, from containment, checked, cached.
+
+Shape shorthand: Nc classes of the child level, Np of the parent level, both counting
+background as class 0.
+
+A hierarchy maps each child class to its parent class(es). ``parents`` below is a tuple of
+Nc tuples of parent indices (background -> ``(0,)``); it is a plain mapping (the contract's
+``dataset_meta['hierarchy'][level]``) where every tuple has one element.
+"""
+import json
+import os
+import os.path as osp
+import re
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+Parents = Tuple[Tuple[int, ...], ...]
+CACHE_VERSION = 1
+
+
+def _norm(name: str) -> str:
+    """Case- and separator-insensitive form: 'Car-Tire_Rim' -> 'car tire rim'."""
+    return ' '.join(re.split(r'[\s\-_/]+', str(name).strip().lower()))
+
+
+def parents_from_names(child_classes: Sequence[str], child_supercats: Sequence[Optional[str]],
+                       parent_classes: Sequence[str],
+                       parent_groups: Optional[Sequence[Optional[str]]] = None
+                       ) -> Optional[Parents]:
+    """Read the hierarchy off the category names, where they spell it.
+
+    A child class's parent is, in this order: the parent class named by its
+    ``supercategory``; the parent class whose name is the longest prefix of the child's name
+    ('Car Tire Rim' -> 'Car Tire', separators ' ', '-', '_' alike); else, if ``parent_groups``
+    is given, every parent class of the group named by the supercategory or name prefix (SPIN
+    parts -> object classes: 'Quadruped Head' -> all Quadruped classes).
+
+    Args:
+        child_classes (Sequence[str]): Nc names, index 0 background.
+        child_supercats (Sequence[str | None]): Nc ``supercategory`` fields (entry 0 unused).
+        parent_classes (Sequence[str]): Np names, index 0 background.
+        parent_groups (Sequence[str | None], optional): Np group names of the parent classes
+            (e.g. the superclass of each object class). Default: None.
+
+    Returns:
+        tuple | None: Nc tuples of parent indices, or None if some class is not spelled out.
+    """
+    by_name = {_norm(n): i for i, n in enumerate(parent_classes) if i > 0}
+    groups: Dict[str, List[int]] = {}
+    for i, g in enumerate(parent_groups or ()):
+        if i > 0 and g:
+            groups.setdefault(_norm(g), []).append(i)
+    parents: List[Tuple[int, ...]] = [(0, )]
+    for name, supercat in zip(child_classes[1:], child_supercats[1:]):
+        name, supercat = _norm(name), _norm(supercat) if supercat else None
+        if supercat in by_name:
+            parents.append((by_name[supercat], ))
+            continue
+        prefixes = [p for p in by_name if name.startswith(p + ' ')]
+        if prefixes:
+            parents.append((by_name[max(prefixes, key=len)], ))
+            continue
+        group = supercat if supercat in groups else next(
+            (g for g in sorted(groups, key=len, reverse=True) if name.startswith(g + ' ')), None)
+        if group is None:
+            return None
+        parents.append(tuple(groups[group]))
+    return tuple(parents)
+
+
+def containment_counts(label_map_pairs: Iterable[Tuple[np.ndarray, np.ndarray]],
+                       num_child: int, num_parent: int, ignore_index: int = 255) -> np.ndarray:
+    """Count, over images, the child-class pixels lying on each parent class.
+
+    Args:
+        label_map_pairs (Iterable): (child, parent) (H, W) label maps per image.
+        num_child (int): Nc.
+        num_parent (int): Np.
+        ignore_index (int): pixels ignored in either map. Default: 255.
+
+    Returns:
+        np.ndarray: (Nc, Np) int64; row 0 (background) stays 0.
+    """
+    counts = np.zeros((num_child, num_parent), np.int64)
+    for child, parent in label_map_pairs:
+        keep = (child > 0) & (child != ignore_index) & (parent != ignore_index)
+        if not keep.any():
+            continue
+        c, p = child[keep].astype(np.int64), parent[keep].astype(np.int64)
+        if c.max() >= num_child or p.max() >= num_parent:
+            raise ValueError(f'label maps hold classes beyond Nc={num_child} / Np={num_parent}')
+        counts += np.bincount(c * num_parent + p,
+                              minlength=num_child * num_parent).reshape(num_child, num_parent)
+    return counts
+
+
+def parents_by_containment(counts: np.ndarray, child_classes: Sequence[str],
+                           parent_classes: Sequence[str], child_level: str = 'child',
+                           parent_level: str = 'parent', tolerance: float = 0.05,
+                           source: str = '') -> Tuple[Parents, List[str]]:
+    """Each child class's parent: the parent class covering most of its pixels.
+
+    Args:
+        counts (np.ndarray): (Nc, Np) from :func:`containment_counts`.
+        child_classes (Sequence[str]): Nc names.
+        parent_classes (Sequence[str]): Np names.
+        child_level (str): name of the child level, for messages. Default: 'child'.
+        parent_level (str): name of the parent level, for messages. Default: 'parent'.
+        tolerance (float): largest fraction of a class's pixels allowed outside its parent
+            (on background or another parent class), e.g. polygon borders. Default: 0.05.
+        source (str): the annotation files, for messages. Default: ''.
+
+    Returns:
+        tuple: (parents, absent) with parents Nc tuples of one index, absent the child classes
+        without pixels (given parent 0).
+
+    Raises:
+        ValueError: a class has no consistent parent; names it and its conflicting pixels.
+    """
+    parents: List[Tuple[int, ...]] = [(0, )]
+    absent = []
+    for k in range(1, len(child_classes)):
+        total = int(counts[k].sum())
+        if total == 0:
+            absent.append(child_classes[k])
+            parents.append((0, ))
+            continue
+        best = int(np.argmax(counts[k, 1:])) + 1
+        conflict = total - int(counts[k, best])
+        if counts[k, best] == 0 or conflict > tolerance * total:
+            others = sorted(((int(n), parent_classes[j]) for j, n in enumerate(counts[k])
+                             if j != best and n > 0), reverse=True)[:3]
+            detail = ', '.join(f'{name!r}: {n} px' for n, name in others)
+            raise ValueError(
+                f'{child_level} class {child_classes[k]!r} has no consistent {parent_level} '
+                f'class: {conflict} of its {total} pixels ({conflict / total:.1%}, tolerance '
+                f'{tolerance:.1%}) lie outside its most common {parent_level} class '
+                f'{parent_classes[best]!r} (elsewhere: {detail}){" in " + source if source else ""}'
+                '. Give the hierarchy explicitly (hierarchy=...) or fix the annotations.')
+        parents.append((best, ))
+    return tuple(parents), absent
+
+
+def normalize_given(given, child_level: str, child_classes: Sequence[str],
+                    parent_classes: Sequence[str]) -> Parents:
+    """Check a user-given hierarchy entry.
+
+    Args:
+        given (Sequence[int] | dict): Nc parent indices (entry 0 for background), or
+            ``{child class name: parent class name}`` for every non-background child class.
+
+    Returns:
+        tuple: Nc one-element tuples.
+    """
+    key = f'hierarchy[{child_level!r}]'
+    if isinstance(given, dict):
+        missing = [n for n in child_classes[1:] if n not in given]
+        unknown = [n for n in given if n not in child_classes]
+        bad = [p for p in given.values() if p not in parent_classes]
+        if missing or unknown or bad:
+            raise ValueError(f'{key}: child classes missing {missing[:5]}, unknown child '
+                             f'classes {unknown[:5]}, unknown parent classes {bad[:5]} '
+                             f'(parents: {list(parent_classes)})')
+        return ((0, ), ) + tuple((list(parent_classes).index(given[n]), )
+                                 for n in child_classes[1:])
+    given = list(given)
+    if len(given) != len(child_classes):
+        raise ValueError(f'{key} must hold one parent index per {child_level} class '
+                         f'({len(child_classes)} with background), got {len(given)}')
+    if any(not 0 <= int(p) < len(parent_classes) for p in given):
+        raise ValueError(f'{key} holds indices outside 0..{len(parent_classes) - 1}: {given}')
+    return tuple((int(p), ) for p in given)
+
+
+def load_cached(path: str, newer_than: Sequence[str], child_level: str,
+                child_classes: Sequence[str], parent_classes: Sequence[str]
+                ) -> Optional[Parents]:
+    """The cached parents of ``child_level``, if the cache is newer than every file in
+    ``newer_than`` and was made for the same classes; else None."""
+    if not osp.isfile(path):
+        return None
+    if any(osp.getmtime(f) >= osp.getmtime(path) for f in newer_than if osp.exists(f)):
+        return None
+    try:
+        with open(path) as f:
+            entry = json.load(f)['pairs'][child_level]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if (entry.get('child_classes') != list(child_classes)
+            or entry.get('parent_classes') != list(parent_classes)):
+        return None
+    return tuple((int(p), ) for p in entry['parents'])
+
+
+def save_cached(path: str, newer_than: Sequence[str], child_level: str, parent_level: str,
+                child_classes: Sequence[str], parent_classes: Sequence[str],
+                parents: Parents) -> None:
+    """Write (merge) one level pair into the cache file, atomically."""
+    content = dict(version=CACHE_VERSION, pairs={})
+    if osp.isfile(path) and not any(
+            osp.getmtime(f) >= osp.getmtime(path) for f in newer_than if osp.exists(f)):
+        try:
+            with open(path) as f:
+                old = json.load(f)
+            if isinstance(old.get('pairs'), dict):
+                content['pairs'] = old['pairs']
+        except (OSError, ValueError):
+            pass
+    content['pairs'][child_level] = dict(
+        parent_level=parent_level, child_classes=list(child_classes),
+        parent_classes=list(parent_classes), parents=[p[0] for p in parents],
+        derived_by='containment')
+    tmp = f'{path}.{os.getpid()}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(content, f, indent=1)
+    os.replace(tmp, path)
