@@ -14,7 +14,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
-from cast.engine import select_dist_backend, select_eval_metrics
+from cast.engine import prepare_distributed, select_dist_backend, select_eval_metrics
 
 
 def parse_args(argv=None):
@@ -30,6 +30,9 @@ def parse_args(argv=None):
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument(
         '--show-dir', help='directory where pictures of predictions beside ground truth are saved')
+    parser.add_argument(
+        '--show-interval', type=int, default=1,
+        help='draw every N-th test image with --show/--show-dir (MMSeg\'s hook default is 50)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
@@ -53,6 +56,7 @@ def trigger_visualization_hook(cfg, args):
             '--show/--show-dir need a "visualization" hook in cfg.default_hooks, '
             f'which {args.config} does not define.')
     hook['draw'] = True
+    hook['interval'] = args.show_interval
     if args.show:
         hook['show'] = True
         hook['wait_time'] = args.wait_time
@@ -88,6 +92,7 @@ def build_config(args):
             evaluator['output_dir'] = args.out
             evaluator['keep_results'] = True
     select_dist_backend(cfg)
+    prepare_distributed(cfg)
     return cfg
 
 

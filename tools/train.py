@@ -13,7 +13,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
-from cast.engine import select_dist_backend
+from cast.engine import prepare_distributed, select_dist_backend
 
 
 def parse_args(argv=None):
@@ -65,6 +65,7 @@ def build_config(args):
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
     select_dist_backend(cfg)
+    prepare_distributed(cfg)
     return cfg
 
 

@@ -1,5 +1,8 @@
 """Choices the tools make before building a runner."""
+import os
+
 import torch
+import torch.distributed as torch_dist
 
 
 def select_dist_backend(cfg):
@@ -17,3 +20,29 @@ def select_dist_backend(cfg):
         dist_cfg['backend'] = 'gloo'
     dist_cfg.setdefault('backend', 'nccl')
     return dist_cfg['backend']
+
+
+def prepare_distributed(cfg):
+    """Make an MMEngine distributed run work on CPU.
+
+    MMEngine 0.10.7 assumes CUDA for distributed runs: its launcher calls
+    ``torch.cuda.set_device`` (absent from a CPU build of torch) and it wraps the model in DDP with
+    ``device_ids=[LOCAL_RANK]`` (refused for a CPU module). Without CUDA, and for torchrun's
+    ``pytorch`` launcher, this starts the process group itself (MMEngine then skips its own) and
+    asks for a DDP wrapper without device ids. With CUDA it does nothing.
+
+    Args:
+        cfg (mmengine.Config): The config, after :func:`select_dist_backend`; edited in place.
+    """
+    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+        return
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(f'distributed runs without CUDA are supported with torchrun '
+                           f'(tools/dist_train.sh, --launcher pytorch), not "{cfg.launcher}"')
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None)
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(
+            backend=cfg.env_cfg.dist_cfg.backend,
+            rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']))

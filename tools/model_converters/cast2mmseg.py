@@ -1,0 +1,81 @@
+"""Convert an official CAST checkpoint (MoCo v3, DeiT or Segmenter form) to
+the keys of ``cast.backbones.CAST``.
+
+    python tools/model_converters/cast2mmseg.py SRC DST [--img-size 512]
+
+Use the result with ``backbone=dict(type='CAST', ..., init_cfg=dict(
+type='Pretrained', checkpoint=DST))``. MoCo v3 checkpoints hold the
+classification variant (``pos_embed_type='sincos'``); DeiT and Segmenter ones
+the learned position table (``pos_embed_type='learned'``).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import torch
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from cast.backbones.checkpoint_converter import (  # noqa: E402
+    convert_cast_checkpoint, summarize)
+
+
+def load_checkpoint(path: str, allow_pickle: bool = False) -> dict:
+    """Load with ``weights_only=True`` (argparse.Namespace allowed, as DeiT
+    checkpoints store their args); ``allow_pickle`` lifts it for trusted
+    files."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint not found: {path}')
+    if allow_pickle:
+        return torch.load(path, map_location='cpu', weights_only=False)
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # UnpicklingError and friends
+        raise RuntimeError(
+            f'{path}: refused by torch.load(weights_only=True) ({err}). If '
+            'you trust this file, rerun with --allow-pickle.') from err
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Convert official CAST checkpoints to MMSeg CAST keys.')
+    parser.add_argument('src', help='official checkpoint (.pth)')
+    parser.add_argument('dst', help='path of the converted checkpoint')
+    parser.add_argument(
+        '--depths', type=int, nargs='+', default=None,
+        help='blocks per stage, only for checkpoints without the '
+        'blocks{1..4}.M stage views')
+    parser.add_argument(
+        '--img-size', type=int, nargs='+', default=None,
+        help='resize the learned position table to img_size // 8 '
+        '(one value or H W); CAST also does this when loading')
+    parser.add_argument(
+        '--allow-pickle', action='store_true',
+        help='load with weights_only=False (only for files you trust)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    grid = None
+    if args.img_size is not None:
+        if len(args.img_size) not in (1, 2):
+            raise SystemExit('--img-size takes one value or H W')
+        size = args.img_size * (3 - len(args.img_size))
+        grid = tuple(-(-s // 8) for s in size[:2])
+    checkpoint = load_checkpoint(args.src, args.allow_pickle)
+    state_dict, report = convert_cast_checkpoint(
+        checkpoint, depths=args.depths, grid_size=grid)
+    meta = dict(converted_from=osp.basename(args.src),
+                depths=report['depths'],
+                pos_embed_type=report['pos_embed_type'])
+    dst_dir = osp.dirname(osp.abspath(args.dst))
+    os.makedirs(dst_dir, exist_ok=True)
+    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+    print('\n'.join(summarize(report)))
+    print(f'saved {len(state_dict)} tensors to {args.dst}')
+
+
+if __name__ == '__main__':
+    main()
