@@ -1,0 +1,639 @@
+"""CAST: a ViT on superpixel tokens with graph pooling between stages."""
+import math
+import warnings
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
+from mmengine.model import BaseModule, ModuleList
+from mmengine.model.weight_init import trunc_normal_
+from mmpretrain.models.backbones.vision_transformer import \
+    TransformerEncoderLayer
+from mmpretrain.models.utils import (build_2d_sincos_position_embedding,
+                                     resize_pos_embed)
+from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from . import superpixel_ops as ops
+from .conv_stem import ConvStem
+from .fps import BACKENDS
+from .graph_pool import GraphPooling
+
+
+@MODELS.register_module()
+class CAST(BaseModule):
+    """CAST backbone.
+
+    "Learning Hierarchical Image Segmentation For Recognition and By
+    Recognition", Ke, Mo, Yu, ICLR 2024, https://arxiv.org/abs/2210.00314.
+    Reference code: https://github.com/twke18/CAST (``cast_models/``).
+
+    A ConvStem gives a stride-8 grid; features are averaged within each
+    superpixel (one token per superpixel, plus the pooled position embedding)
+    and a [CLS] token is prepended. Each stage is a stack of pre-norm ViT
+    blocks followed by :class:`GraphPooling` into ``num_clusters[i]`` tokens.
+    The argmax of each pooling's logits maps tokens to the next stage's
+    clusters; composed from the superpixel map it gives a nested segmentation
+    per stage (:meth:`forward_hierarchy`).
+
+    The reference's variants are selected by arguments:
+
+    - segmentation (DeiT / Segmenter, ``cast_seg_deit.py``):
+      ``pos_embed_type='learned'``, ``feature_resize='bilinear'``: the grid
+      features are resized bilinearly and the learned table (1, 1 + grid, C)
+      bicubically to the superpixel map's size before averaging.
+    - classification (MoCo v3, ``cast.py``): ``pos_embed_type='sincos'``,
+      ``feature_resize='nearest'``: the superpixel map is resized to the grid
+      by nearest neighbour; fixed 2D sin-cos table; [CLS] gets no position.
+    - ``cast_deit.py`` (DeiT classification) is 'learned' + 'nearest';
+      ``cast_seg.py`` (MoCo segmentation) is 'sincos' + 'bilinear'.
+
+    Superpixels and padding: ``superpixels`` holds labels 0..S_b-1 per image.
+    Every image gets ``S = superpixels.max() + 1`` tokens (the batch maximum;
+    in the 'nearest' variant S is taken from the map resized to the grid, as
+    the reference does). A label absent from an image (an image with fewer
+    superpixels than the batch maximum, or a superpixel that misses every grid
+    cell in the 'nearest' variant) gives a zero feature token, which still
+    gets its pooled position (zero) and is flagged in the padding mask. As in
+    the reference, padded tokens are not masked out of attention, so an
+    image's output depends slightly on how much padding its batch needs; the
+    mask only affects farthest point sampling, where padded tokens are
+    replaced by the mean of the valid ones and are therefore never picked as
+    seeds while distinct valid tokens remain.
+
+    Fewer superpixels than clusters: FPS takes the distinct valid tokens first
+    and then has nothing left; the reference fails there (dgl asserts when a
+    batch has fewer tokens than ``num_clusters + 1``; otherwise its seed
+    index becomes -1 and an assertion fails). Here the missing seeds repeat
+    the image's first seed: those clusters duplicate it (identical logits),
+    receive no token through the argmax and so no pixel in the hierarchy or
+    the painted feature maps. Nothing crashes; the next stage still has
+    ``num_clusters[i]`` tokens.
+
+    Args:
+        arch (str | dict): 'small' (C=384, depths [3, 3, 3, 2]),
+            'small-deep' ([6, 3, 3, 3]), 'base' (C=768), 'base-deep', or a
+            dict with keys ``embed_dims``, ``num_layers`` (per-stage depths),
+            ``num_heads`` and optionally ``mlp_ratio`` (default 4).
+            Defaults to 'small'.
+        img_size (int | tuple[int, int]): image size that sets the grid of
+            the learned position table (``img_size // 8``). Inputs of any
+            size are accepted. Defaults to 224.
+        patch_size (int): stride of the ConvStem; only 8. Defaults to 8.
+        in_channels (int): image channels. Defaults to 3.
+        num_clusters (Sequence[int], optional): clusters made by each stage's
+            pooling. Defaults to [64, 32, 16, 8] for ``out_type='cls_token'``
+            and [320, 160, 80, 40] otherwise.
+        out_indices (Sequence[int] | int): stages to output; stages after
+            the last one selected are not run. Defaults to (0, 1, 2, 3).
+        out_type (str): 'featmap': a tuple of (B, C, H/s, W/s) maps, each
+            selected stage's tokens painted onto the pixels through the argmax
+            chain and average-pooled to stride s (``out_strides``), for MMSeg
+            decode heads. 'cls_token': a tuple of (B, C) [CLS] features after
+            each selected stage's blocks (before pooling); the last stage's
+            goes through the final LayerNorm, as the reference classifier.
+            'raw': a dict, see :meth:`forward`. Defaults to 'featmap'.
+        out_strides (Sequence[int]): output stride per stage for 'featmap';
+            sizes are ``ceil(H / s)``. Defaults to (4, 8, 16, 32).
+        pos_embed_type (str, optional): 'learned' or 'sincos'. Defaults to
+            'sincos' for ``out_type='cls_token'``, else 'learned'.
+        feature_resize (str, optional): 'bilinear' or 'nearest'. Defaults to
+            'nearest' for ``out_type='cls_token'``, else 'bilinear'.
+        frozen_last_pool (bool, optional): stop gradients to the last stage's
+            pooling. Only the hierarchy's coarsest level (and 'raw' output)
+            uses it, so 'featmap' and 'cls_token' outputs do not; the
+            reference classifier freezes it. Defaults to True except for
+            ``out_type='raw'``.
+        drop_rate (float): dropout after the position embedding, attention
+            projection and MLP layers. Defaults to 0.
+        attn_drop_rate (float): attention dropout. Defaults to 0.
+        drop_path_rate (float): stochastic depth, increasing linearly over
+            all blocks. Defaults to 0.
+        pool_dropout (float): dropout in the pooling's fc1. Defaults to 0.1.
+        pool_num_heads (int): heads of the pooling's grouping attention.
+            Defaults to 12.
+        qkv_bias (bool): bias in qkv projections. Defaults to True.
+        norm_cfg (dict): transformer norms.
+            Defaults to ``dict(type='LN', eps=1e-6)``.
+        stem_norm_cfg (dict): ConvStem norms. Defaults to ``dict(type='BN')``.
+        fps_backend (str): 'auto' (torch on CUDA, dgl on CPU), 'dgl' or
+            'torch'; both give the same seeds. Defaults to 'auto'.
+        fast_segment_mean (bool): average the resized features and position
+            table per superpixel from the low-resolution grid directly
+            (:func:`superpixel_ops.segment_mean_resized`) instead of
+            materialising full-resolution maps as the reference does; equal
+            up to float rounding. Only for ``feature_resize='bilinear'``.
+            Defaults to True.
+        pretrained (str, optional): deprecated, use ``init_cfg``.
+        init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
+            checkpoint=...)`` with a checkpoint converted by
+            ``tools/model_converters/cast2mmseg.py``. Without it the weights
+            follow the reference: MoCo v3 init for 'sincos', DeiT (timm)
+            init for 'learned'.
+    """
+    arch_zoo = {
+        **dict.fromkeys(['s', 'small'], {
+            'embed_dims': 384, 'num_layers': [3, 3, 3, 2], 'num_heads': 12}),
+        **dict.fromkeys(['sd', 'small-deep'], {
+            'embed_dims': 384, 'num_layers': [6, 3, 3, 3], 'num_heads': 12}),
+        **dict.fromkeys(['b', 'base'], {
+            'embed_dims': 768, 'num_layers': [3, 3, 3, 2], 'num_heads': 12}),
+        **dict.fromkeys(['bd', 'base-deep'], {
+            'embed_dims': 768, 'num_layers': [6, 3, 3, 3], 'num_heads': 12}),
+    }
+    essential_keys = {'embed_dims', 'num_layers', 'num_heads'}
+    OUT_TYPES = ('featmap', 'cls_token', 'raw')
+    POS_EMBED_TYPES = ('learned', 'sincos')
+    FEATURE_RESIZES = ('bilinear', 'nearest')
+    SEG_CLUSTERS = (320, 160, 80, 40)
+    CLS_CLUSTERS = (64, 32, 16, 8)
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'small',
+                 img_size: Union[int, Tuple[int, int]] = 224,
+                 patch_size: int = 8,
+                 in_channels: int = 3,
+                 num_clusters: Optional[Sequence[int]] = None,
+                 out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
+                 out_type: str = 'featmap',
+                 out_strides: Sequence[int] = (4, 8, 16, 32),
+                 pos_embed_type: Optional[str] = None,
+                 feature_resize: Optional[str] = None,
+                 frozen_last_pool: Optional[bool] = None,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 pool_dropout: float = 0.1,
+                 pool_num_heads: int = 12,
+                 qkv_bias: bool = True,
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 stem_norm_cfg: dict = dict(type='BN'),
+                 fps_backend: str = 'auto',
+                 fast_segment_mean: bool = True,
+                 pretrained: Optional[str] = None,
+                 init_cfg: Optional[dict] = None):
+        if pretrained is not None:
+            if init_cfg is not None:
+                raise ValueError('CAST: init_cfg and pretrained cannot be set '
+                                 'at the same time')
+            warnings.warn('CAST: `pretrained` is deprecated, use '
+                          '`init_cfg=dict(type="Pretrained", checkpoint=...)`')
+            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        super().__init__(init_cfg=init_cfg)
+
+        self.arch_settings = self._parse_arch(arch)
+        embed_dims = self.arch_settings['embed_dims']
+        depths = list(self.arch_settings['num_layers'])
+        num_heads = self.arch_settings['num_heads']
+        mlp_ratio = self.arch_settings.get('mlp_ratio', 4)
+        num_stages = len(depths)
+        self.embed_dims = embed_dims
+        self.depths = depths
+        self.num_stages = num_stages
+
+        if out_type not in self.OUT_TYPES:
+            raise ValueError(f'CAST: out_type must be one of '
+                             f'{self.OUT_TYPES}, got {out_type!r}')
+        self.out_type = out_type
+        is_cls = out_type == 'cls_token'
+        if num_clusters is None:
+            num_clusters = self.CLS_CLUSTERS if is_cls else self.SEG_CLUSTERS
+        num_clusters = list(num_clusters)
+        if len(num_clusters) != num_stages or not all(
+                isinstance(k, int) and k > 0 for k in num_clusters):
+            raise ValueError(
+                f'CAST: num_clusters must be {num_stages} positive ints (one '
+                f'per stage of num_layers={depths}), got {num_clusters}')
+        self.num_clusters = num_clusters
+
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        out_indices = [i % num_stages if isinstance(i, int) and
+                       -num_stages <= i < num_stages else None
+                       for i in out_indices]
+        if not out_indices or None in out_indices:
+            raise ValueError(f'CAST: out_indices must be stage indices in '
+                             f'[0, {num_stages}), got {out_indices}')
+        self.out_indices = sorted(set(out_indices))
+        out_strides = list(out_strides)
+        if len(out_strides) != num_stages or not all(
+                isinstance(s, int) and s > 0 for s in out_strides):
+            raise ValueError(f'CAST: out_strides must be {num_stages} '
+                             f'positive ints, got {out_strides}')
+        self.out_strides = out_strides
+
+        if pos_embed_type is None:
+            pos_embed_type = 'sincos' if is_cls else 'learned'
+        if pos_embed_type not in self.POS_EMBED_TYPES:
+            raise ValueError(f'CAST: pos_embed_type must be one of '
+                             f'{self.POS_EMBED_TYPES}, got {pos_embed_type!r}')
+        if feature_resize is None:
+            feature_resize = 'nearest' if is_cls else 'bilinear'
+        if feature_resize not in self.FEATURE_RESIZES:
+            raise ValueError(f'CAST: feature_resize must be one of '
+                             f'{self.FEATURE_RESIZES}, got {feature_resize!r}')
+        self.pos_embed_type = pos_embed_type
+        self.feature_resize = feature_resize
+        self.fast_segment_mean = fast_segment_mean
+        if fps_backend not in BACKENDS:
+            raise ValueError(f'CAST: fps_backend must be one of {BACKENDS}, '
+                             f'got {fps_backend!r}')
+
+        if patch_size != 8:
+            raise ValueError(
+                'CAST: the ConvStem has stride 8, got '
+                f'patch_size={patch_size}')
+        if embed_dims % 8 != 0 or embed_dims % pool_num_heads != 0:
+            raise ValueError(
+                f'CAST: embed_dims ({embed_dims}) must be divisible by 8 '
+                f'(ConvStem) and by pool_num_heads ({pool_num_heads})')
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'CAST: embed_dims ({embed_dims}) must be '
+                             f'divisible by num_heads ({num_heads})')
+        if pos_embed_type == 'sincos' and embed_dims % 4 != 0:
+            raise ValueError('CAST: sin-cos position embedding needs '
+                             f'embed_dims divisible by 4, got {embed_dims}')
+        if isinstance(img_size, int):
+            img_size = (img_size, img_size)
+        if len(img_size) != 2:
+            raise ValueError(f'CAST: img_size must be an int or (h, w), got '
+                             f'{img_size}')
+        self.img_size = tuple(img_size)
+        self.patch_size = patch_size
+        self.grid_size = tuple(-(-s // patch_size) for s in self.img_size)
+
+        self.patch_embed = ConvStem(
+            in_channels=in_channels,
+            embed_dims=embed_dims,
+            norm_cfg=stem_norm_cfg)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        if pos_embed_type == 'learned':
+            num_grid = self.grid_size[0] * self.grid_size[1]
+            self.pos_embed = nn.Parameter(
+                torch.zeros(1, 1 + num_grid, embed_dims))
+            self._register_load_state_dict_pre_hook(self._resize_pos_embed)
+        else:
+            self.pos_embed = None
+        self.drop_after_pos = nn.Dropout(p=drop_rate)
+
+        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.stages = ModuleList()
+        for i, depth in enumerate(depths):
+            blocks = ModuleList([
+                TransformerEncoderLayer(
+                    embed_dims=embed_dims,
+                    num_heads=num_heads,
+                    feedforward_channels=int(embed_dims * mlp_ratio),
+                    drop_rate=drop_rate,
+                    attn_drop_rate=attn_drop_rate,
+                    drop_path_rate=dpr[sum(depths[:i]) + j],
+                    qkv_bias=qkv_bias,
+                    norm_cfg=norm_cfg) for j in range(depth)
+            ])
+            pool = GraphPooling(
+                embed_dims=embed_dims,
+                num_clusters=num_clusters[i],
+                num_heads=pool_num_heads,
+                qkv_bias=True,
+                dropout=pool_dropout,
+                fps_backend=fps_backend)
+            self.stages.append(nn.ModuleDict(dict(blocks=blocks, pool=pool)))
+        self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
+
+        if frozen_last_pool is None:
+            frozen_last_pool = out_type != 'raw'
+        self.frozen_last_pool = frozen_last_pool
+        if frozen_last_pool:
+            for param in self.stages[-1]['pool'].parameters():
+                param.requires_grad = False
+        if out_type == 'featmap':
+            # Only the [CLS] output goes through the final norm; keep it (for
+            # checkpoints) but out of the optimizer.
+            for param in self.norm.parameters():
+                param.requires_grad = False
+
+    # ------------------------------------------------------------------
+    # construction helpers
+    def _parse_arch(self, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in self.arch_zoo:
+                raise ValueError(f'CAST: arch {arch!r} is not in '
+                                 f'{sorted(set(self.arch_zoo))}')
+            return dict(self.arch_zoo[key])
+        if not isinstance(arch, dict):
+            raise TypeError(f'CAST: arch must be a str or dict, got {arch!r}')
+        missing = self.essential_keys - set(arch)
+        if missing:
+            raise ValueError(f'CAST: custom arch misses keys {sorted(missing)}'
+                             f' (needs {sorted(self.essential_keys)})')
+        layers = arch['num_layers']
+        if isinstance(layers, int) or not all(
+                isinstance(d, int) and d > 0 for d in layers):
+            raise ValueError('CAST: arch num_layers must list a positive '
+                             f'depth per stage, got {layers}')
+        return dict(arch)
+
+    def _resize_pos_embed(self, state_dict, prefix, *args, **kwargs):
+        """Load-time hook: resize a learned table from another grid."""
+        name = prefix + 'pos_embed'
+        if name not in state_dict:
+            return
+        ckpt = state_dict[name]
+        if ckpt.shape == self.pos_embed.shape or ckpt.dim() != 3:
+            return
+        src_side = math.isqrt(ckpt.shape[1] - 1)
+        if src_side * src_side != ckpt.shape[1] - 1:
+            return  # not a square (1, 1 + g*g, C) table: let loading report it
+        state_dict[name] = resize_pos_embed(
+            ckpt, (src_side, src_side), self.grid_size, mode='bicubic',
+            num_extra_tokens=1)
+
+    def init_weights(self):
+        """Reference initialisation unless a checkpoint is loaded."""
+        super().init_weights()
+        if (isinstance(self.init_cfg, dict)
+                and self.init_cfg.get('type') == 'Pretrained'):
+            return
+        if self.pos_embed_type == 'sincos':
+            self._init_moco()
+        else:
+            self._init_deit()
+
+    def _init_moco(self):
+        """MoCo v3 ViT init over every Linear (pooling included)."""
+        for name, m in self.named_modules():
+            if isinstance(m, nn.Linear):
+                if 'qkv' in name:
+                    val = math.sqrt(
+                        6. / float(m.weight.shape[0] // 3 + m.weight.shape[1]))
+                    nn.init.uniform_(m.weight, -val, val)
+                else:
+                    nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        nn.init.normal_(self.cls_token, std=1e-6)
+
+    def _init_deit(self):
+        """timm ViT init of the transformer blocks and tokens (the reference's
+        poolings keep PyTorch's default init)."""
+        trunc_normal_(self.pos_embed, std=.02)
+        trunc_normal_(self.cls_token, std=.02)
+        modules = [stage['blocks'] for stage in self.stages] + [self.norm]
+        for module in modules:
+            for m in module.modules():
+                if isinstance(m, nn.Linear):
+                    trunc_normal_(m.weight, std=.02)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.LayerNorm):
+                    nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
+
+    # ------------------------------------------------------------------
+    # tokens
+    def _check_inputs(self, inputs: Tensor, superpixels: Tensor) -> Tensor:
+        if superpixels is None:
+            raise ValueError('CAST.forward needs superpixels (B, H, W)')
+        if inputs.dim() != 4:
+            raise ValueError(f'CAST: inputs must be (B, C, H, W), got '
+                             f'{tuple(inputs.shape)}')
+        if superpixels.dim() == 4 and superpixels.shape[1] == 1:
+            superpixels = superpixels[:, 0]
+        B, _, H, W = inputs.shape
+        if superpixels.shape != (B, H, W):
+            raise ValueError(
+                f'CAST: superpixels must be (B, H, W) = {(B, H, W)} like the '
+                f'inputs, got {tuple(superpixels.shape)}')
+        if (superpixels.dtype.is_floating_point
+                or superpixels.dtype == torch.bool):
+            raise TypeError('CAST: superpixels must hold integer labels, got '
+                            f'{superpixels.dtype}')
+        superpixels = superpixels.long()
+        if superpixels.numel() and int(superpixels.min()) < 0:
+            raise ValueError('CAST: superpixel labels must be >= 0 '
+                             f'(got min {int(superpixels.min())})')
+        return superpixels
+
+    def _pos_table(self, grid_hw: Tuple[int, int], device,
+                   dtype) -> Tuple[Tensor, Tensor]:
+        """Position table (1, gh, gw, C) and [CLS] position (1, 1, C).
+
+        The learned table has the ``img_size`` grid. The sin-cos table is
+        built for the feature grid ``grid_hw`` with 'nearest' (the reference
+        classifier requires the two to agree), and for the ``img_size`` grid
+        with 'bilinear', as the reference's MoCo segmentation model.
+        """
+        C = self.embed_dims
+        if self.pos_embed_type == 'sincos':
+            if self.feature_resize == 'bilinear':
+                grid_hw = self.grid_size
+            table = build_2d_sincos_position_embedding(grid_hw, C)
+            table = table.to(device=device, dtype=dtype).view(1, *grid_hw, C)
+            return table, table.new_zeros(1, 1, C)
+        table = self.pos_embed[:, 1:].reshape(1, *self.grid_size, C)
+        return table, self.pos_embed[:, :1]
+
+    def token_labels(self, superpixels: Tensor) -> Tensor:
+        """The (B, H, W) map whose labels index the first-stage tokens.
+
+        'bilinear': the superpixels. 'nearest': the superpixel map resized to
+        the ConvStem grid and back to the input size by nearest neighbour
+        (the map the model sees), so every label has a token.
+        """
+        if self.feature_resize == 'bilinear':
+            return superpixels
+        H, W = superpixels.shape[-2:]
+        grid = (-(-H // self.patch_size), -(-W // self.patch_size))
+        small = ops.resize_labels_nearest(superpixels, grid)
+        return ops.resize_labels_nearest(small, (H, W))
+
+    def embed_tokens(self, inputs: Tensor,
+                     superpixels: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Superpixel tokens with positions.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W) images.
+            superpixels (Tensor): (B, H, W) long labels.
+
+        Returns:
+            tuple: tokens (B, S, C) (position added, dropout applied),
+            padding mask (B, S) and [CLS] (B, 1, C) with its position.
+        """
+        grid = self.patch_embed(inputs)  # B, h, w, C
+        B, h, w, C = grid.shape
+        table, cls_pos = self._pos_table((h, w), grid.device, grid.dtype)
+        if self.feature_resize == 'nearest':
+            labels = ops.resize_labels_nearest(superpixels, (h, w))
+            num_segs = ops.num_segments(labels)
+            x, mask = ops.segment_mean(grid, labels, num_segs)
+            if table.shape[1:3] != (h, w):
+                table = F.interpolate(
+                    table.permute(0, 3, 1, 2), size=(h, w), mode='bicubic',
+                    align_corners=False).permute(0, 2, 3, 1)
+            pos, _ = ops.segment_mean(table.expand(B, -1, -1, -1), labels,
+                                      num_segs)
+        else:
+            num_segs = ops.num_segments(superpixels)
+            x = ops.segment_mean_resized(
+                grid, superpixels, 'bilinear', num_segs,
+                fast=self.fast_segment_mean)
+            mask = ops.padding_mask(superpixels, num_segs)
+            pos = ops.segment_mean_resized(
+                table, superpixels, 'bicubic', num_segs,
+                fast=self.fast_segment_mean)
+        x = self.drop_after_pos(x + pos)
+        cls_token = self.cls_token.expand(B, -1, -1) + cls_pos
+        return x, mask, cls_token
+
+    # ------------------------------------------------------------------
+    # forward
+    def forward_raw(self, inputs: Tensor, superpixels: Tensor,
+                    num_stages: Optional[int] = None,
+                    last_pool: bool = True) -> Dict[str, object]:
+        """Run the stages and return every intermediate.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W).
+            superpixels (Tensor): (B, H, W) integer labels.
+            num_stages (int, optional): run only the first stages.
+            last_pool (bool): also run the last run stage's pooling.
+
+        Returns:
+            dict: per stage lists (index i = stage i) of
+            ``tokens`` (B, N_i, C) after the stage's blocks,
+            ``cls_tokens`` (B, C) [CLS] after the blocks,
+            ``padding_masks`` (B, N_i) bool,
+            ``logits`` (B, N_i, K_i), ``seed_inds`` (B, K_i),
+            ``pooled_tokens`` (B, K_i, C), ``pooled_cls_tokens`` (B, C)
+            (the pooling outputs, absent for a pooling not run), plus
+            ``cls_out`` (B, C), the final LayerNorm of the last run stage's
+            [CLS], and ``labels`` (B, H, W), the map indexing stage-0 tokens.
+        """
+        superpixels = self._check_inputs(inputs, superpixels)
+        num_stages = num_stages or self.num_stages
+        labels = self.token_labels(superpixels)
+        x, mask, cls_token = self.embed_tokens(inputs, superpixels)
+        out = {key: [] for key in (
+            'tokens', 'cls_tokens', 'padding_masks', 'logits', 'seed_inds',
+            'pooled_tokens', 'pooled_cls_tokens')}
+        for i in range(num_stages):
+            stage = self.stages[i]
+            cls_x = torch.cat([cls_token, x], dim=1)
+            for block in stage['blocks']:
+                cls_x = block(cls_x)
+            cls_token, x = cls_x[:, :1], cls_x[:, 1:]
+            out['tokens'].append(x)
+            out['cls_tokens'].append(cls_token[:, 0])
+            out['padding_masks'].append(mask)
+            if i == num_stages - 1 and not last_pool:
+                break
+            cls_token, x, logits, seeds = stage['pool'](cls_token, x, mask)
+            mask = x.new_zeros(x.shape[:2], dtype=torch.bool)
+            out['logits'].append(logits)
+            out['seed_inds'].append(seeds)
+            out['pooled_tokens'].append(x)
+            out['pooled_cls_tokens'].append(cls_token[:, 0])
+        out['cls_out'] = self.norm(out['cls_tokens'][-1])
+        out['labels'] = labels
+        return out
+
+    def forward(self, inputs: Tensor, superpixels: Tensor):
+        """Extract features.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W) normalised images.
+            superpixels (Tensor): (B, H, W) integer labels 0..S_b-1 aligned
+                with the images ((B, 1, H, W) is accepted too).
+
+        Returns:
+            tuple[Tensor] | dict: per ``out_type``: 'featmap', one
+            (B, C, ceil(H/s), ceil(W/s)) map per index in ``out_indices``;
+            'cls_token', one (B, C) tensor per index; 'raw', the dict of
+            :meth:`forward_raw` over all stages.
+        """
+        if self.out_type == 'raw':
+            return self.forward_raw(inputs, superpixels)
+        last = max(self.out_indices) + 1
+        raw = self.forward_raw(inputs, superpixels, num_stages=last,
+                               last_pool=False)
+        if self.out_type == 'cls_token':
+            outs = []
+            for i in self.out_indices:
+                cls_token = raw['cls_tokens'][i]
+                if i == self.num_stages - 1:
+                    cls_token = raw['cls_out']
+                outs.append(cls_token)
+            return tuple(outs)
+        return self.paint_featmaps(raw)
+
+    def paint_featmaps(self, raw: Dict[str, object]) -> Tuple[Tensor]:
+        """Paint stage tokens onto pixels and pool them to ``out_strides``.
+
+        Args:
+            raw (dict): output of :meth:`forward_raw`.
+
+        Returns:
+            tuple[Tensor]: (B, C, ceil(H/s_i), ceil(W/s_i)) for each
+            ``out_indices`` i.
+        """
+        labels = raw['labels']
+        H, W = labels.shape[-2:]
+        num_segs = raw['tokens'][0].shape[1]
+        logits = raw['logits'][:max(self.out_indices)]
+        if logits:
+            chain = ops.assignment_chain(logits, num_segs)
+        else:  # only the first stage: tokens are the superpixels
+            chain = [torch.arange(num_segs, device=labels.device).expand(
+                labels.shape[0], -1)]
+        # One sparse paint matrix at the finest stride; coarser strides that
+        # are multiples of it are area-pooled from that map (exact).
+        base = min(self.out_strides[i] for i in self.out_indices)
+        matrices = {}
+        outs = []
+        for i in self.out_indices:
+            stride = self.out_strides[i]
+            paint_stride = base if stride % base == 0 else stride
+            if paint_stride not in matrices:
+                matrices[paint_stride] = ops.pooled_paint_matrix(
+                    labels, paint_stride, num_segs)
+            tokens = raw['tokens'][i]
+            per_superpixel = tokens.gather(
+                1, chain[i].unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+            painted = ops.pooled_paint(
+                per_superpixel, matrices[paint_stride],
+                (-(-H // paint_stride), -(-W // paint_stride)))
+            outs.append(ops.coarsen_pooled(painted, (H, W), paint_stride,
+                                           stride // paint_stride))
+        return tuple(outs)
+
+    @staticmethod
+    def hierarchy_from_raw(raw: Dict[str, object]) -> List[Tensor]:
+        """Region-id maps from a :meth:`forward_raw` output (see
+        :meth:`forward_hierarchy`)."""
+        labels = raw['labels']
+        chain = ops.assignment_chain(raw['logits'], raw['tokens'][0].shape[1])
+        return [labels] + [ops.paint_labels(c, labels) for c in chain[1:]]
+
+    @torch.no_grad()
+    def forward_hierarchy(self, inputs: Tensor,
+                          superpixels: Tensor) -> List[Tensor]:
+        """Nested segmentations, fine to coarse.
+
+        Args:
+            inputs (Tensor): (B, 3, H, W).
+            superpixels (Tensor): (B, H, W) integer labels.
+
+        Returns:
+            list[Tensor]: ``num_stages + 1`` long maps (B, H, W): the
+            superpixels as the model sees them (:meth:`token_labels`), then
+            for each stage the cluster id (0..num_clusters[i]-1) of every
+            pixel, via the argmax chain. A region of level l lies inside one
+            region of level l + 1.
+        """
+        return self.hierarchy_from_raw(self.forward_raw(inputs, superpixels))
+
+
+PRETRAIN_MODELS.register_module(module=CAST)

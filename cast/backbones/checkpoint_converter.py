@@ -1,0 +1,256 @@
+"""Rename official CAST checkpoints (twke18/CAST) to :class:`CAST` keys.
+
+Accepted layouts (the encoder is found by its ConvStem key
+``<prefix>patch_embed.proj.0.weight``):
+
+- MoCo v3 pre-training: ``{'state_dict': {'module.base_encoder.*',
+  'module.momentum_encoder.*', 'module.predictor.*'}}``; the base encoder is
+  kept.
+- DeiT: ``{'model': {...}}`` with the encoder keys at the top level.
+- Segmenter fine-tuning: ``{'model': {'encoder.*', 'decoder.*'}}``.
+- A bare state dict of any of these, or one already in our layout (keys
+  ``[backbone.]patch_embed.convs.0.conv.weight`` ...), returned unchanged.
+
+The reference lists every transformer block twice, as ``blocks.N`` and as its
+stage view ``blocks{1..4}.M``; both must hold equal tensors and one copy is
+kept. Keys outside the backbone (classification or projection heads, the
+Segmenter decoder and the reference's ``block_fusion``, the momentum encoder)
+are dropped and listed in the report; an unknown encoder key is an error.
+"""
+import math
+import re
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from mmpretrain.models.utils import (build_2d_sincos_position_embedding,
+                                     resize_pos_embed)
+
+STEM_KEY = 'patch_embed.proj.0.weight'
+OUR_STEM_KEY = 'patch_embed.convs.0.conv.weight'
+# Encoder keys that are not part of the backbone.
+NON_BACKBONE = ('head.', 'head_dist.', 'pre_logits.', 'block_fusion.',
+                'dist_token', 'fc.')
+BLOCK_RENAMES = (('norm1.', 'ln1.'), ('norm2.', 'ln2.'),
+                 ('mlp.fc1.', 'ffn.layers.0.0.'),
+                 ('mlp.fc2.', 'ffn.layers.1.'), ('attn.qkv.', 'attn.qkv.'),
+                 ('attn.proj.', 'attn.proj.'))
+
+
+def unwrap_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
+    """The state dict inside a checkpoint (``state_dict`` / ``model`` /
+    bare)."""
+    if not isinstance(checkpoint, dict):
+        raise TypeError('checkpoint must be a dict, got '
+                        f'{type(checkpoint).__name__}')
+    for key in ('state_dict', 'model'):
+        if key in checkpoint and isinstance(checkpoint[key], dict):
+            return checkpoint[key]
+    if checkpoint and all(torch.is_tensor(v) for v in checkpoint.values()):
+        return checkpoint
+    raise KeyError('no state dict in checkpoint: expected a "state_dict" or '
+                   '"model" entry or tensors, got keys '
+                   f'{sorted(checkpoint)[:10]}')
+
+
+def _find_prefix(keys: Sequence[str], marker: str) -> Optional[str]:
+    prefixes = [k[:-len(marker)] for k in keys if k.endswith(marker)]
+    if not prefixes:
+        return None
+    for preferred in ('base_encoder.', 'encoder.', 'backbone.'):
+        for prefix in prefixes:
+            if prefix.endswith(preferred) and 'momentum' not in prefix:
+                return prefix
+    return sorted(prefixes, key=len)[0]
+
+
+def _rename_block(rest: str, where: str) -> str:
+    for old, new in BLOCK_RENAMES:
+        if rest.startswith(old):
+            return new + rest[len(old):]
+    raise KeyError(f'unknown transformer block key {where!r}')
+
+
+def _rename_stem(rest: str, where: str) -> str:
+    match = re.fullmatch(r'(\d+)\.(.+)', rest)
+    if match is None:
+        raise KeyError(f'unknown ConvStem key {where!r}')
+    index, param = int(match.group(1)), match.group(2)
+    if index == 12:
+        return f'patch_embed.proj.{param}'
+    if index < 12 and index % 3 in (0, 1):
+        module = 'conv' if index % 3 == 0 else 'bn'
+        return f'patch_embed.convs.{index // 3}.{module}.{param}'
+    raise KeyError(f'unknown ConvStem key {where!r}')
+
+
+def _is_sincos(pos_embed: torch.Tensor) -> bool:
+    """Whether a (1, g*g, C) table is the fixed 2D sin-cos one."""
+    side = math.isqrt(pos_embed.shape[1])
+    if side * side != pos_embed.shape[1]:
+        return True  # non-square grid: cannot check; MoCo tables are fixed
+    table = build_2d_sincos_position_embedding(side, pos_embed.shape[2])
+    return torch.allclose(pos_embed.float(), table, atol=1e-5)
+
+
+def convert_cast_checkpoint(
+        checkpoint: dict,
+        depths: Optional[Sequence[int]] = None,
+        grid_size: Optional[Tuple[int, int]] = None
+) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
+    """Convert an official CAST checkpoint to :class:`CAST` keys.
+
+    Args:
+        checkpoint (dict): the loaded checkpoint (any accepted layout).
+        depths (Sequence[int], optional): blocks per stage; only needed when
+            the checkpoint lacks the ``blocks{1..4}.M`` stage views.
+        grid_size (tuple[int, int], optional): resize a learned position
+            table to this grid (``img_size // 8``). CAST also resizes a square
+            table when loading, so this is optional.
+
+    Returns:
+        tuple: the converted state dict and a report dict with ``prefix``,
+        ``depths``, ``pos_embed_type`` ('learned' or 'sincos') and
+        ``dropped`` (list of dropped keys).
+    """
+    state = unwrap_state_dict(checkpoint)
+    keys = list(state)
+    ours = _find_prefix(keys, OUR_STEM_KEY)
+    if ours is not None and _find_prefix(keys, STEM_KEY) is None:
+        converted = OrderedDict(
+            (k[len(ours):], v) for k, v in state.items() if k.startswith(ours))
+        dropped = [k for k in keys if not k.startswith(ours)]
+        return converted, dict(prefix=ours, depths=None, dropped=dropped,
+                               pos_embed_type='learned' if 'pos_embed'
+                               in converted else 'sincos')
+    prefix = _find_prefix(keys, STEM_KEY)
+    if prefix is None:
+        raise KeyError(f'no CAST encoder found: no key ends with {STEM_KEY!r} '
+                       f'(first keys: {keys[:5]})')
+    dropped = [k for k in keys if not k.startswith(prefix)]
+    encoder = OrderedDict(
+        (k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
+
+    # Stage views blocks{s}.{m} give the depths (the reference slices an
+    # nn.Sequential, so m keeps the global block index); blocks.{n} must
+    # repeat them.
+    view_indices = {}
+    for key in encoder:
+        match = re.match(r'blocks([1-9])\.(\d+)\.', key)
+        if match:
+            view_indices.setdefault(int(match.group(1)) - 1,
+                                    set()).add(int(match.group(2)))
+    view_local = {}
+    if view_indices:
+        found = [len(view_indices.get(s, ()))
+                 for s in range(max(view_indices) + 1)]
+        if depths is not None and list(depths) != found:
+            raise ValueError(f'depths {list(depths)} disagree with the '
+                             f'checkpoint stage views {found}')
+        depths = found
+        for stage, indices in view_indices.items():
+            for local, index in enumerate(sorted(indices)):
+                view_local[(stage, index)] = local
+    elif depths is None:
+        raise ValueError('checkpoint has no blocks{1..4}.M keys: pass depths')
+    depths = list(depths)
+    starts = [sum(depths[:s]) for s in range(len(depths))]
+
+    def stage_of(n: int) -> Tuple[int, int]:
+        for s in reversed(range(len(depths))):
+            if n >= starts[s]:
+                if n - starts[s] >= depths[s]:
+                    break
+                return s, n - starts[s]
+        raise KeyError(f'block {n} is outside depths {depths}')
+
+    converted = OrderedDict()
+    flat_blocks = {}
+    pos_embed_type = 'learned'
+    for key, value in encoder.items():
+        where = prefix + key
+        if key.startswith(NON_BACKBONE):
+            dropped.append(where)
+            continue
+        if key in ('cls_token', 'norm.weight', 'norm.bias'):
+            converted[key] = value
+            continue
+        if key in ('pos_embed', 'pe_token'):
+            continue  # handled below
+        match = re.fullmatch(r'blocks\.(\d+)\.(.+)', key)
+        if match:
+            stage, index = stage_of(int(match.group(1)))
+            flat_blocks[(stage, index, match.group(2))] = (where, value)
+            continue
+        match = re.fullmatch(r'blocks([1-9])\.(\d+)\.(.+)', key)
+        if match:
+            stage = int(match.group(1)) - 1
+            index = view_local[(stage, int(match.group(2)))]
+            converted[f'stages.{stage}.blocks.{index}.'
+                      f'{_rename_block(match.group(3), where)}'] = value
+            continue
+        match = re.fullmatch(r'pool([1-9])\.pool_block\.(.+)', key)
+        if match:
+            converted[f'stages.{int(match.group(1)) - 1}.pool.'
+                      f'{match.group(2)}'] = value
+            continue
+        if key.startswith('patch_embed.proj.'):
+            converted[_rename_stem(key[len('patch_embed.proj.'):],
+                                   where)] = value
+            continue
+        raise KeyError(f'unknown CAST encoder key {where!r}')
+
+    for (stage, index, rest), (where, value) in flat_blocks.items():
+        name = f'stages.{stage}.blocks.{index}.{_rename_block(rest, where)}'
+        if name in converted:
+            if not torch.equal(converted[name], value):
+                raise ValueError(f'{where} differs from its stage view '
+                                 f'(stage {stage + 1}, block {index})')
+        else:
+            converted[name] = value
+
+    if 'pe_token' in encoder:
+        pos_embed_type = 'sincos'
+        if encoder['pe_token'].abs().max() != 0:
+            raise ValueError(f'{prefix}pe_token is not zero: not the frozen '
+                             'MoCo v3 [CLS] position CAST rebuilds')
+        if 'pos_embed' in encoder and not _is_sincos(encoder['pos_embed']):
+            raise ValueError(f'{prefix}pos_embed is not the fixed 2D sin-cos '
+                             "table that CAST(pos_embed_type='sincos') builds")
+        dropped += [prefix + 'pos_embed', prefix + 'pe_token']
+    elif 'pos_embed' in encoder:
+        pos_embed = encoder['pos_embed']
+        if grid_size is not None:
+            side = math.isqrt(pos_embed.shape[1] - 1)
+            if side * side != pos_embed.shape[1] - 1:
+                raise ValueError(f'{prefix}pos_embed {tuple(pos_embed.shape)} '
+                                 'is not a square (1, 1 + g*g, C) table')
+            pos_embed = resize_pos_embed(pos_embed, (side, side),
+                                         tuple(grid_size), mode='bicubic',
+                                         num_extra_tokens=1)
+        converted['pos_embed'] = pos_embed
+    else:
+        pos_embed_type = 'sincos'
+    return converted, dict(prefix=prefix, depths=depths, dropped=dropped,
+                           pos_embed_type=pos_embed_type)
+
+
+def summarize(report: dict) -> List[str]:
+    """Human-readable lines for a conversion report."""
+    prefix = report['prefix']
+    wrapper = prefix[:prefix.rstrip('.').rfind('.') + 1]  # e.g. 'module.'
+    groups = OrderedDict()
+    for key in report['dropped']:
+        if key.startswith(prefix):
+            head = prefix + key[len(prefix):].split('.')[0]
+        elif key.startswith(wrapper):
+            head = wrapper + key[len(wrapper):].split('.')[0]
+        else:
+            head = key.split('.')[0]
+        groups[head] = groups.get(head, 0) + 1
+    lines = [f'encoder prefix: {prefix!r}',
+             f"depths: {report['depths']}",
+             f"position embedding: {report['pos_embed_type']}",
+             f"dropped {len(report['dropped'])} keys:"]
+    lines += [f'  {head}* ({n})' for head, n in groups.items()]
+    return lines

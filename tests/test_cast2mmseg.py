@@ -1,0 +1,168 @@
+"""tools/model_converters/cast2mmseg.py on checkpoints in the reference's
+layouts (MoCo v3, DeiT, Segmenter), loaded back through init_cfg."""
+import argparse
+import fractions
+import os.path as osp
+import runpy
+from collections import OrderedDict
+
+import pytest
+import torch
+from mmpretrain.models.utils import resize_pos_embed
+
+from cast.backbones import CAST
+from cast.backbones.checkpoint_converter import convert_cast_checkpoint
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOOL = osp.join(ROOT, 'tools', 'model_converters', 'cast2mmseg.py')
+FIXTURE = osp.join(ROOT, 'tests', 'backbones', 'fixtures',
+                   'cast_reference_tiny.pth')
+
+
+@pytest.fixture(scope='module')
+def fixture():
+    return torch.load(FIXTURE, map_location='cpu', weights_only=True)
+
+
+@pytest.fixture(scope='module')
+def tool_main():
+    return runpy.run_path(TOOL)['main']
+
+
+def moco_form(state_dict):
+    ckpt = OrderedDict()
+    for k, v in state_dict.items():
+        ckpt['module.base_encoder.' + k] = v
+    for k, v in state_dict.items():
+        ckpt['module.momentum_encoder.' + k] = v + 1
+    ckpt['module.predictor.0.weight'] = torch.zeros(4, 4)
+    return dict(state_dict=ckpt, epoch=100, arch='cast_small')
+
+
+def deit_form(state_dict):
+    return dict(model=dict(state_dict), epoch=300,
+                args=argparse.Namespace(model='cast_small', lr=5e-4))
+
+
+def segmenter_form(state_dict):
+    model = OrderedDict(('encoder.' + k, v) for k, v in state_dict.items())
+    model['decoder.cls_emb'] = torch.zeros(1, 3, 48)
+    model['decoder.proj_dec.weight'] = torch.zeros(48, 48)
+    return dict(model=model, epoch=64)
+
+
+def build(fixture, variant, checkpoint=None, img_size=None, **kwargs):
+    variant_args = dict(
+        cls=dict(pos_embed_type='sincos', feature_resize='nearest'),
+        seg=dict(pos_embed_type='learned', feature_resize='bilinear'))
+    init_cfg = None
+    if checkpoint is not None:
+        init_cfg = dict(type='Pretrained', checkpoint=checkpoint)
+    model = CAST(arch=fixture['arch'], num_clusters=fixture['num_clusters'],
+                 img_size=img_size or fixture[variant]['img_size'],
+                 init_cfg=init_cfg, **variant_args[variant], **kwargs)
+    model.init_weights()
+    return model.eval()
+
+
+@pytest.mark.parametrize('variant,form', [('cls', moco_form),
+                                          ('cls', deit_form),
+                                          ('seg', deit_form),
+                                          ('seg', segmenter_form)])
+def test_convert_and_load_through_init_cfg(fixture, tool_main, tmp_path,
+                                           variant, form):
+    src, dst = tmp_path / 'official.pth', tmp_path / 'out' / 'cast.pth'
+    torch.save(form(fixture[variant]['state_dict']), src)
+    tool_main([str(src), str(dst)])
+
+    converted = torch.load(dst, weights_only=True)
+    state_dict = converted['state_dict']
+    assert converted['meta']['depths'] == fixture['arch']['num_layers']
+    model = build(fixture, variant, checkpoint=str(dst))
+    ours = model.state_dict()
+    # No missing and no unexpected backbone keys, every value loaded.
+    assert set(state_dict) == set(ours)
+    for key, value in state_dict.items():
+        assert torch.equal(ours[key], value), key
+    # The base encoder, not the momentum one, and the reference's outputs.
+    with torch.no_grad():
+        out = model.forward_raw(fixture['inputs'],
+                                fixture['superpixels'].long())
+    torch.testing.assert_close(out['cls_out'],
+                               fixture[variant]['outputs']['cls_out'],
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_each_block_kept_once(fixture):
+    raw = fixture['seg']['state_dict']
+    state_dict, report = convert_cast_checkpoint(raw)
+    assert not any(k.startswith('blocks') for k in state_dict)
+    qkv = [k for k in state_dict if k.endswith('blocks.0.attn.qkv.weight')]
+    assert sorted(qkv) == [f'stages.{s}.blocks.0.attn.qkv.weight'
+                           for s in range(4)]
+    assert 'stages.0.blocks.1.ffn.layers.0.0.weight' in state_dict
+    assert torch.equal(state_dict['stages.3.blocks.0.ln1.weight'],
+                       raw['blocks.4.norm1.weight'])
+    assert report['pos_embed_type'] == 'learned'
+    assert 'block_fusion.proj_blocks.2.weight' in report['dropped']
+
+
+def test_position_table_resized_for_another_grid(fixture, tool_main,
+                                                 tmp_path):
+    src = tmp_path / 'deit.pth'
+    torch.save(deit_form(fixture['seg']['state_dict']), src)
+    table = fixture['seg']['state_dict']['pos_embed']  # 8 x 8 grid
+    expected = resize_pos_embed(table, (8, 8), (12, 12), mode='bicubic')
+    # Resized when loaded into a model with another img_size ...
+    plain = tmp_path / 'plain.pth'
+    tool_main([str(src), str(plain)])
+    model = build(fixture, 'seg', checkpoint=str(plain), img_size=96)
+    torch.testing.assert_close(model.pos_embed.data, expected)
+    # ... or by the converter.
+    resized = tmp_path / 'resized.pth'
+    tool_main([str(src), str(resized), '--img-size', '96'])
+    state_dict = torch.load(resized, weights_only=True)['state_dict']
+    torch.testing.assert_close(state_dict['pos_embed'], expected)
+
+
+def test_depths_needed_without_stage_views(fixture):
+    raw = {k: v for k, v in fixture['cls']['state_dict'].items()
+           if not k[len('blocks'):len('blocks') + 1].isdigit()}
+    with pytest.raises(ValueError, match='pass depths'):
+        convert_cast_checkpoint(raw)
+    state_dict, _ = convert_cast_checkpoint(raw, depths=[2, 1, 1, 1])
+    reference, _ = convert_cast_checkpoint(fixture['cls']['state_dict'])
+    assert set(state_dict) == set(reference)
+
+
+def test_already_converted_is_returned(fixture):
+    state_dict, _ = convert_cast_checkpoint(fixture['seg']['state_dict'])
+    wrapped = {'backbone.' + k: v for k, v in state_dict.items()}
+    wrapped['decode_head.conv_seg.weight'] = torch.zeros(1)
+    again, report = convert_cast_checkpoint(dict(state_dict=wrapped))
+    assert set(again) == set(state_dict)
+    assert report['dropped'] == ['decode_head.conv_seg.weight']
+
+
+def test_bad_checkpoints_raise(fixture, tool_main, tmp_path):
+    raw = dict(fixture['cls']['state_dict'])
+    with pytest.raises(KeyError, match='no CAST encoder'):
+        convert_cast_checkpoint({'head.weight': torch.zeros(1)})
+    with pytest.raises(KeyError, match='no state dict'):
+        convert_cast_checkpoint({'epoch': 3})
+    with pytest.raises(KeyError, match='unknown CAST encoder key'):
+        convert_cast_checkpoint(dict(raw, extra_table=torch.zeros(1)))
+    with pytest.raises(ValueError, match='pe_token'):
+        convert_cast_checkpoint(dict(raw, pe_token=torch.ones(1, 1, 48)))
+    changed = dict(raw)
+    changed['blocks.0.norm1.weight'] = changed['blocks.0.norm1.weight'] + 1
+    with pytest.raises(ValueError, match='differs from its stage view'):
+        convert_cast_checkpoint(changed)
+    # A pickled object outside the allow-list is refused by default.
+    src = tmp_path / 'pickled.pth'
+    torch.save(dict(model=raw, extra=fractions.Fraction(1, 3)), src)
+    with pytest.raises(RuntimeError, match='--allow-pickle'):
+        tool_main([str(src), str(tmp_path / 'x.pth')])
+    tool_main([str(src), str(tmp_path / 'x.pth'), '--allow-pickle'])
+    with pytest.raises(FileNotFoundError):
+        tool_main([str(tmp_path / 'missing.pth'), str(tmp_path / 'y.pth')])
