@@ -34,8 +34,16 @@ $(STAMP): $(REQS) Makefile
 	$(BIN)/python -c "import cast, mmseg.models, mmpretrain.models, dgl, fast_slic, pycocotools"
 	touch $(STAMP)
 
+DEMO_CONFIG ?= configs/demo/synthetic_spin.py
+DEMO_DIR    ?= work_dirs/demo
+
+# Generates the data on first use; a second run resumes the finished training (nothing is
+# overwritten) and tests again.
 demo: install
-	$(BIN)/python tools/demo.py
+	$(BIN)/python tools/generate_synthetic_spin.py data/synthetic_spin
+	$(BIN)/python tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR) --resume
+	$(BIN)/python tools/test.py $(DEMO_CONFIG) "$$(cat $(DEMO_DIR)/last_checkpoint)" \
+	  --work-dir $(DEMO_DIR) --eval mIoU SpCS SeCS --show-dir $(DEMO_DIR)/pictures
 
 test: install
 	$(BIN)/python -m pytest -q tests

@@ -113,7 +113,7 @@ def main():
         sample['pred_sem_seg'] = sample[f'pred_seg_{args.iou_level}']
 
     def ours():
-        metric = HierarchicalMetric(metrics=('mIoU', 'SpCS', 'SeCS'))
+        metric = HierarchicalMetric(hier_metrics=('mIoU', 'SpCS', 'SeCS'))
         metric.dataset_meta = meta
         return metric
 

@@ -139,7 +139,7 @@ def evaluate(args, logger):
     if args.pred_dir:
         if not osp.isdir(args.pred_dir) and args.pred_dir != args.write_gt_as_pred:
             raise FileNotFoundError(f'prediction folder {args.pred_dir} does not exist')
-        metric = HierarchicalMetric(metrics=args.eval, levels=args.levels,
+        metric = HierarchicalMetric(hier_metrics=args.eval, levels=args.levels,
                                     classwise=args.classwise)
         metric.dataset_meta = meta  # raises now if the dataset cannot give a metric
     logger.info(f'{args.dataset} {args.split}: {len(dataset)} images, levels {levels}')

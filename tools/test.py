@@ -4,7 +4,7 @@
     tools/dist_test.sh CONFIG CHECKPOINT GPUS [...]
 
 ``--eval`` selects which of the configured evaluator's metrics are reported (``iou_metrics`` of
-MMSeg's IoUMetric, ``metrics`` of CAST's HierarchicalMetric).
+MMSeg's IoUMetric, ``hier_metrics`` of CAST's HierarchicalMetric).
 """
 import argparse
 import os

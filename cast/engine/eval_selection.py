@@ -11,7 +11,7 @@ IOU_METRIC_NAMES = ('mIoU', 'mDice', 'mFscore')
 
 def _metric_keyword(metric_cls):
     params = inspect.signature(metric_cls.__init__).parameters
-    for key in ('iou_metrics', 'metrics'):
+    for key in ('iou_metrics', 'hier_metrics', 'metrics'):
         if key in params:
             return key
     return None
@@ -19,6 +19,10 @@ def _metric_keyword(metric_cls):
 
 def select_eval_metrics(cfg, names):
     """Make ``cfg.test_evaluator`` report only ``names``.
+
+    The names go to the evaluator's ``iou_metrics`` (MMSeg's IoUMetric), ``hier_metrics``
+    (:class:`~cast.evaluation.HierarchicalMetric`, which checks them against the dataset) or
+    ``metrics`` keyword.
 
     Args:
         cfg (mmengine.Config): Config with a ``test_evaluator`` (a dict or a list of dicts).

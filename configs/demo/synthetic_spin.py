@@ -1,54 +1,82 @@
-# The demo: a small SegFormer (MiT-B0 widths, from scratch) on the object level of the built-in
-# synthetic SPIN data (`make demo` generates it under data/synthetic_spin on first use).
-# CPU-sized: about five minutes on two cores.
+# The demo: a small hierarchical CAST trained from scratch on the built-in synthetic SPIN data
+# (`make demo` generates it under data/synthetic_spin on first use), predicting the object, part
+# and subpart level at once. Sized for a 2-core CPU: a few minutes of training.
 _base_ = ['../_base_/datasets/synthetic_spin.py', '../_base_/default_runtime.py']
 
 crop_size = (128, 128)
-norm_cfg = dict(type='BN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=crop_size)
+levels = ('object', 'part', 'subpart')
+num_classes = dict(object=4, part=12, subpart=13)  # the synthetic taxonomy, background included
+superpixels = dict(type='Superpixels', area_per_superpixel=64)  # 256 per 128x128 crop
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadHierarchicalAnnotations'),
+    dict(type='RandomResize', scale=(160, 160), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    superpixels,
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackHierSegInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(160, 160), keep_ratio=True),
+    superpixels,
+    dict(type='LoadHierarchicalAnnotations'),
+    dict(type='PackHierSegInputs')
+]
+train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
+    type='HierarchicalEncoderDecoder',
+    data_preprocessor=dict(
+        type='CASTSegDataPreProcessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_val=0,
+        seg_pad_val=255,
+        size=crop_size),
     backbone=dict(
-        type='MixVisionTransformer',
-        in_channels=3,
-        embed_dims=32,
-        num_stages=4,
-        num_layers=[1, 1, 1, 1],
-        num_heads=[1, 2, 5, 8],
-        patch_sizes=[7, 3, 3, 3],
-        sr_ratios=[8, 4, 2, 1],
+        type='CAST',
+        arch=dict(embed_dims=96, num_layers=[2, 2, 2, 2], num_heads=6),
+        img_size=128,
+        num_clusters=[64, 32, 16, 8],
+        pos_embed_type='learned',
+        feature_resize='bilinear',
         out_indices=(0, 1, 2, 3),
-        mlp_ratio=4,
-        qkv_bias=True,
-        drop_rate=0.0,
-        attn_drop_rate=0.0,
-        drop_path_rate=0.0),
+        out_strides=(4, 8, 16, 32)),
     decode_head=dict(
-        type='SegformerHead',
-        in_channels=[32, 64, 160, 256],
-        in_index=[0, 1, 2, 3],
-        channels=128,
-        dropout_ratio=0.1,
-        num_classes=4,  # background + 3 superclasses; the dataset's metainfo must agree
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        type='HierarchicalDecodeHead',
+        levels=levels,
+        num_classes=num_classes,
+        decode_head=dict(
+            type='SegformerHead',
+            in_channels=[96, 96, 96, 96],
+            in_index=[0, 1, 2, 3],
+            channels=96,
+            dropout_ratio=0.1,
+            norm_cfg=dict(type='BN', requires_grad=True),
+            align_corners=False,
+            loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        loss_weights=dict(object=1.0, part=1.0, subpart=1.0)),
+    consistent_decoding=False,
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 
+val_evaluator = dict(
+    _delete_=True, type='HierarchicalMetric', hier_metrics=['mIoU', 'SpCS', 'SeCS'])
+test_evaluator = val_evaluator
+custom_hooks = [dict(type='DatasetMetaHook')]
+
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(custom_keys=dict(norm=dict(decay_mult=0.), head=dict(lr_mult=1.))))
-max_iters = 600
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01),
+    paramwise_cfg=dict(custom_keys=dict(
+        pos_embed=dict(decay_mult=0.), cls_token=dict(decay_mult=0.), norm=dict(decay_mult=0.))))
+max_iters = 1000
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=50),
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=50, end=max_iters, by_epoch=False),
@@ -60,7 +88,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=250, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 randomness = dict(seed=0)
+# Pictures of every level's prediction beside its ground truth (tools/test.py --show-dir).
+visualizer = dict(type='HierarchicalSegVisualizer')

@@ -22,7 +22,7 @@ def test_eval_spreads_over_a_list_of_evaluators():
     cfg = Config(dict(test_evaluator=[dict(type='IoUMetric'), dict(type='HierarchicalMetric')]))
     select_eval_metrics(cfg, ['mIoU', 'SpCS'])
     assert cfg.test_evaluator[0].iou_metrics == ['mIoU']
-    assert 'SpCS' in cfg.test_evaluator[1].metrics
+    assert 'SpCS' in cfg.test_evaluator[1].hier_metrics
 
 
 def test_dist_backend_is_gloo_without_cuda(monkeypatch):

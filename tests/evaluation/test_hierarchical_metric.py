@@ -64,12 +64,12 @@ def test_hand_computed_three_levels():
 
 
 def test_registered_and_built_from_config():
-    metric = METRICS.build(dict(type='HierarchicalMetric', metrics=['SpCS_P2O']))
+    metric = METRICS.build(dict(type='HierarchicalMetric', hier_metrics=['SpCS_P2O']))
     assert isinstance(metric, HierarchicalMetric)
 
 
 def test_selected_metrics_and_uint8_predictions():
-    metric = HierarchicalMetric(metrics=['mIoU.part', 'SpCS_S2P'])
+    metric = HierarchicalMetric(hier_metrics=['mIoU.part', 'SpCS_S2P'])
     metric.dataset_meta = meta()
     samples = [sample(GT_A, PRED_A, dtype=torch.uint8), sample(GT_B, PRED_B, dtype=torch.uint8)]
     results = evaluate(metric, samples)
@@ -80,7 +80,7 @@ def test_selected_metrics_and_uint8_predictions():
 
 
 def test_only_needed_levels_are_read():
-    metric = HierarchicalMetric(metrics=['SpCS_P2O'])
+    metric = HierarchicalMetric(hier_metrics=['SpCS_P2O'])
     metric.dataset_meta = meta()
     samples = [sample(GT_A, PRED_A), sample(GT_B, PRED_B)]
     for s in samples:
@@ -107,7 +107,7 @@ def test_several_allowed_parents_from_level_parents():
     dataset_meta = meta(levels, hierarchy=False)
     dataset_meta['hierarchy'] = {}
     dataset_meta['level_parents'] = dict(part=((0, ), (1, ), (1, 2), (2, )))  # body: animal|car
-    metric = HierarchicalMetric(metrics=['SpCS', 'SeCS'])
+    metric = HierarchicalMetric(hier_metrics=['SpCS', 'SeCS'])
     metric.dataset_meta = dataset_meta
     results = evaluate(metric, [sample(GT_A, PRED_A, levels), sample(GT_B, PRED_B, levels)])
     assert results['SpCS_P2O'] == EXPECTED['SpCS_P2O']
@@ -116,7 +116,7 @@ def test_several_allowed_parents_from_level_parents():
 
 def test_level_subset_composes_parents():
     """levels=('object', 'subpart') pairs subparts with objects through the part level."""
-    metric = HierarchicalMetric(metrics=['SpCS', 'SeCS'], levels=('object', 'subpart'))
+    metric = HierarchicalMetric(hier_metrics=['SpCS', 'SeCS'], levels=('object', 'subpart'))
     metric.dataset_meta = meta()
     results = evaluate(metric, [sample(GT_A, PRED_A), sample(GT_B, PRED_B)])
     # S2O pairs: A eye 2/2 (animal), A nose skipped, A tire: (1,0) on animal, (2,2) on car -> 1/2;
@@ -128,7 +128,7 @@ def test_level_subset_composes_parents():
 
 def test_empty_predictions_are_skipped_and_counted():
     empty = {level: [[0] * 4] * 4 for level in LEVELS}
-    metric = HierarchicalMetric(metrics=['SpCS', 'SeCS'])
+    metric = HierarchicalMetric(hier_metrics=['SpCS', 'SeCS'])
     metric.dataset_meta = meta()
     results = evaluate(metric, [sample(GT_A, empty), sample(GT_B, empty)])
     # S2P: A eye, nose, tire + B tire; P2O: A head, body, wheel + B wheel: all skipped
@@ -156,7 +156,7 @@ def test_single_level_matches_mmseg_iou_metric():
         samples.append(dict(img_path=f'{name}.jpg',
                             gt_sem_seg=dict(data=torch.tensor([gt['object']])),
                             pred_sem_seg=dict(data=torch.tensor([pred]))))
-    ours = HierarchicalMetric(metrics=['mIoU'])
+    ours = HierarchicalMetric(hier_metrics=['mIoU'])
     ours.dataset_meta = dict(classes=classes)
     theirs = IoUMetric()
     theirs.dataset_meta = dict(classes=classes)
@@ -253,13 +253,13 @@ def test_output_dir_writes_prediction_format(tmp_path):
     (['mIoU.subpart'], meta(('object', 'part')), 'mIoU.subpart: the evaluated levels'),
 ])
 def test_unavailable_metric_raises_when_meta_is_set(metrics, dataset_meta, match):
-    metric = HierarchicalMetric(metrics=metrics)
+    metric = HierarchicalMetric(hier_metrics=metrics)
     with pytest.raises(ValueError, match=match):
         metric.dataset_meta = dataset_meta
 
 
 def test_unavailable_metric_raises_in_compute_metrics():
-    metric = HierarchicalMetric(metrics=['mIoU', 'SeCS'])
+    metric = HierarchicalMetric(hier_metrics=['mIoU', 'SeCS'])
     dataset_meta = meta()
     metric.dataset_meta = dataset_meta
     metric.process({}, [sample(GT_A, PRED_A)])
@@ -269,7 +269,7 @@ def test_unavailable_metric_raises_in_compute_metrics():
 
 
 @pytest.mark.parametrize('kwargs,match', [
-    (dict(metrics=['mDice']), "unknown metric 'mDice'"),
+    (dict(hier_metrics=['mDice']), "unknown metric 'mDice'"),
     (dict(ignore_index=-1), 'ignore_index'),
     (dict(format_only=True), 'format_only=True needs output_dir'),
 ])

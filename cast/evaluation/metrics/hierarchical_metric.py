@@ -49,9 +49,10 @@ class HierarchicalMetric(BaseMetric):
     ``SpCS_P2O_skipped``, ``SeCS``.
 
     Args:
-        metrics (Sequence[str] | str): Among ``'mIoU'`` (every level), ``'mIoU.{level}'``,
+        hier_metrics (Sequence[str] | str): Among ``'mIoU'`` (every level), ``'mIoU.{level}'``,
             ``'SpCS'`` (every adjacent pair), ``'SpCS_{pair}'`` (e.g. ``'SpCS_S2P'``), ``'SeCS'``.
-            Default: ``('mIoU', 'SpCS', 'SeCS')``.
+            Default: ``('mIoU', 'SpCS', 'SeCS')``. (Not called ``metrics``: MMEngine takes an
+            evaluator config with a ``metrics`` key for an ``Evaluator``, not a metric.)
         levels (Sequence[str], optional): Levels to evaluate, coarse -> fine, a subsequence of
             ``dataset_meta['levels']``; pairs are adjacent in it (parents are composed through
             skipped levels). Default: None, all the dataset's levels.
@@ -80,7 +81,7 @@ class HierarchicalMetric(BaseMetric):
     BASE_METRICS = ('mIoU', 'SpCS', 'SeCS')
 
     def __init__(self,
-                 metrics: Union[str, Sequence[str]] = ('mIoU', 'SpCS', 'SeCS'),
+                 hier_metrics: Union[str, Sequence[str]] = ('mIoU', 'SpCS', 'SeCS'),
                  levels: Optional[Sequence[str]] = None,
                  ignore_index: int = 255,
                  hierarchy: Optional[Dict[str, Sequence[int]]] = None,
@@ -91,18 +92,18 @@ class HierarchicalMetric(BaseMetric):
                  keep_results: bool = True,
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        metrics = [hier_metrics] if isinstance(hier_metrics, str) else list(hier_metrics)
         for name in metrics:
             if not (name in self.BASE_METRICS or name.startswith(('mIoU.', 'SpCS_'))):
                 raise ValueError(f'HierarchicalMetric: unknown metric {name!r}; expected '
                                  "'mIoU', 'mIoU.{level}', 'SpCS', 'SpCS_{pair}' or 'SeCS'")
         if not metrics and not format_only:
-            raise ValueError('HierarchicalMetric: metrics is empty')
+            raise ValueError('HierarchicalMetric: hier_metrics is empty')
         if not 0 <= ignore_index <= 255:
             raise ValueError(f'ignore_index must lie in [0, 255], got {ignore_index}')
         if format_only and not output_dir:
             raise ValueError('format_only=True needs output_dir')
-        self.metrics = metrics
+        self.hier_metrics = metrics
         self.levels = tuple(levels) if levels is not None else None
         self.ignore_index = ignore_index
         self.hierarchy = hierarchy
@@ -153,7 +154,7 @@ class HierarchicalMetric(BaseMetric):
         pair_names = [name for name, _, _ in pairs]
 
         area_levels, spcs_levels, secs, requests = [], [], False, []
-        for metric in self.metrics:
+        for metric in self.hier_metrics:
             if metric == 'mIoU':
                 area_levels += range(len(levels))
             elif metric.startswith('mIoU.'):
