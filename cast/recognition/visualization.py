@@ -1,0 +1,173 @@
+"""Pictures of a nested segmentation: a child region shares its parent's hue.
+
+Colours are given coarse to fine. The coarsest level with several regions
+spreads them over the hue circle (largest region first); below it, the
+children of a region take hues from a narrow interval around their parent's
+hue (children ordered by size), so a region's hue stays close to its
+ancestors'. Lightness and saturation alternate between siblings, so
+neighbouring children of one parent stay distinguishable.
+
+Shape shorthand: H, W the image size; L the number of levels.
+"""
+import colorsys
+from typing import List, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+Band = Tuple[float, float]
+
+
+def _regions_by_size(labels: np.ndarray) -> List[int]:
+    ids, counts = np.unique(labels, return_counts=True)
+    return [int(i) for i in ids[np.argsort(-counts, kind='stable')]]
+
+
+def parent_of(child: np.ndarray, parent: np.ndarray) -> dict:
+    """Map each child region to the parent region holding most of it.
+
+    Args:
+        child (np.ndarray): (H, W) finer region ids.
+        parent (np.ndarray): (H, W) coarser region ids.
+
+    Returns:
+        dict[int, int]: child id -> parent id (for nested maps, the unique
+        parent).
+    """
+    pairs, counts = np.unique(
+        np.stack([child.reshape(-1), parent.reshape(-1)]), axis=1,
+        return_counts=True)
+    best = {}
+    for (c, p), n in zip(pairs.T.tolist(), counts.tolist()):
+        if c not in best or n > best[c][1]:
+            best[c] = (p, n)
+    return {c: p for c, (p, _) in best.items()}
+
+
+def _hsv(hue: float, saturation: float, value: float) -> List[int]:
+    return [int(round(255 * c)) for c in colorsys.hsv_to_rgb(
+        hue % 1.0, saturation, value)]
+
+
+def nested_colors(levels: Sequence[np.ndarray],
+                  max_spread: float = 0.12,
+                  margin: float = 0.1) -> List[np.ndarray]:
+    """Colour maps of nested region maps, hues inherited coarse to fine.
+
+    The root level is the coarsest one with more than one region; its K
+    regions get hues k / K (largest region first). Levels coarser than the
+    root (a single region) are grey. Below the root, the children of a
+    region share out a hue interval centred on their parent's hue, at most
+    ``max_spread`` wide (and never wider than the parent's own interval), so
+    every region's hue stays close to its ancestors'.
+
+    Args:
+        levels (Sequence[np.ndarray]): L (H, W) integer maps, fine to coarse
+            (as :meth:`CAST.forward_hierarchy` returns them).
+        max_spread (float): widest hue interval (in turns) shared by the
+            children of one region. Defaults to 0.12.
+        margin (float): fraction of an interval left out on each side, so
+            siblings' intervals stay apart. Defaults to 0.1.
+
+    Returns:
+        list[np.ndarray]: L (H, W, 3) uint8 RGB pictures, in the order of
+        ``levels``.
+    """
+    if not levels:
+        return []
+    shape = levels[0].shape
+    if any(level.shape != shape for level in levels):
+        raise ValueError('all levels must have the same (H, W)')
+    coarse_first = list(reversed(levels))
+    pictures = []
+    bands = None  # region id -> (lo, hi) hue interval of the level above
+    for depth, labels in enumerate(coarse_first):
+        ids = _regions_by_size(labels)
+        palette, new_bands = {}, {}
+        if bands is None and len(ids) == 1 and depth < len(levels) - 1:
+            palette[ids[0]] = [200, 200, 200]  # above the root: grey
+        elif bands is None:  # the root level
+            width = 1.0 / len(ids)
+            for k, r in enumerate(ids):
+                new_bands[r] = (k * width, (k + 1) * width)
+                palette[r] = _hsv((k + 0.5) * width, 0.85, 0.95)
+        else:
+            parents = parent_of(labels, coarse_first[depth - 1])
+            siblings = {}
+            for r in ids:  # by decreasing size
+                siblings.setdefault(parents[r], []).append(r)
+            for p, children in siblings.items():
+                lo, hi = bands[p]
+                centre = (lo + hi) / 2
+                spread = min(hi - lo, max_spread) * (1 - 2 * margin)
+                step = spread / len(children)
+                for k, r in enumerate(children):
+                    start = centre - spread / 2 + k * step
+                    new_bands[r] = (start, start + step)
+                    palette[r] = _hsv(start + step / 2,
+                                      0.85 if k % 3 != 2 else 0.55,
+                                      0.95 if k % 2 == 0 else 0.7)
+        if palette and new_bands:
+            bands = new_bands
+        lut_ids = np.array(sorted(palette))
+        lut = np.array([palette[r] for r in lut_ids], np.uint8)
+        pictures.append(lut[np.searchsorted(lut_ids, labels)])
+    return list(reversed(pictures))
+
+
+def draw_boundaries(picture: np.ndarray, labels: np.ndarray,
+                    color=(0, 0, 0)) -> np.ndarray:
+    """Copy of ``picture`` (H, W, 3) with region boundaries of ``labels``
+    (H, W) painted in ``color``."""
+    edge = np.zeros(labels.shape, bool)
+    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    edge[:-1] |= labels[:-1] != labels[1:]
+    out = picture.copy()
+    out[edge] = color
+    return out
+
+
+def overlay(image_rgb: np.ndarray, picture: np.ndarray, labels: np.ndarray,
+            alpha: float = 0.5) -> np.ndarray:
+    """The image blended with a colour map, region boundaries in white.
+
+    Args:
+        image_rgb (np.ndarray): (H, W, 3) uint8 RGB image.
+        picture (np.ndarray): (H, W, 3) uint8 colours.
+        labels (np.ndarray): (H, W) region ids.
+        alpha (float): weight of the colours. Defaults to 0.5.
+
+    Returns:
+        np.ndarray: (H, W, 3) uint8 RGB.
+    """
+    blend = cv2.addWeighted(image_rgb, 1 - alpha, picture, alpha, 0)
+    return draw_boundaries(blend, labels, (255, 255, 255))
+
+
+def hierarchy_panel(image_rgb: np.ndarray, pictures: Sequence[np.ndarray],
+                    names: Sequence[str], gap: int = 4) -> np.ndarray:
+    """One row: the image, then every level's picture, captioned.
+
+    Args:
+        image_rgb (np.ndarray): (H, W, 3) uint8.
+        pictures (Sequence[np.ndarray]): (H, W, 3) uint8 each.
+        names (Sequence[str]): a caption per picture.
+        gap (int): white pixels between tiles. Defaults to 4.
+
+    Returns:
+        np.ndarray: (H + caption, W', 3) uint8 RGB.
+    """
+    tiles = [image_rgb] + list(pictures)
+    captions = ['image'] + list(names)
+    height, width = image_rgb.shape[:2]
+    scale = max(0.35, min(width, 320) / 320 * 0.5)
+    caption_h = int(24 * scale / 0.5)
+    row = []
+    for tile, caption in zip(tiles, captions):
+        canvas = np.full((height + caption_h, width, 3), 255, np.uint8)
+        canvas[caption_h:] = tile
+        cv2.putText(canvas, caption, (2, caption_h - 6),
+                    cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+        row += [canvas, np.full((height + caption_h, gap, 3), 255, np.uint8)]
+    return np.concatenate(row[:-1], axis=1)

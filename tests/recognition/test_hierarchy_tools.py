@@ -1,0 +1,153 @@
+"""tools/visualize_hierarchy.py and tools/eval_unsupervised.py with official-format, converted
+and our own checkpoints, segmentation and recognition configs; nested colours."""
+import colorsys
+import glob
+import json
+import os.path as osp
+import runpy
+from collections import OrderedDict
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+
+from cast.recognition.inference import HierarchyPredictor, superpixels_from_config
+from cast.recognition.visualization import nested_colors, parent_of
+
+FIXTURE = 'tests/backbones/fixtures/cast_reference_tiny.pth'
+
+
+@pytest.fixture(scope='module')
+def tools(repo_root):
+    def load(name):
+        return runpy.run_path(osp.join(repo_root, 'tools', name))['main']
+    return dict(visualize=load('visualize_hierarchy.py'), evaluate=load('eval_unsupervised.py'),
+                convert=load(osp.join('model_converters', 'cast2mmseg.py')))
+
+
+@pytest.fixture(scope='module')
+def official(repo_root, tmp_path_factory):
+    """The reference-format fixture as official DeiT / MoCo v3 files."""
+    fixture = torch.load(osp.join(repo_root, FIXTURE), weights_only=True)
+    out = tmp_path_factory.mktemp('official')
+    deit, moco = str(out / 'deit.pth'), str(out / 'moco.pth')
+    torch.save(dict(model=fixture['seg']['state_dict']), deit)
+    torch.save(dict(state_dict=OrderedDict(
+        ('module.base_encoder.' + k, v) for k, v in fixture['cls']['state_dict'].items())), moco)
+    return dict(deit=deit, moco=moco)
+
+
+@pytest.fixture(scope='module')
+def image_path(synthetic_spin_root):
+    return sorted(glob.glob(osp.join(synthetic_spin_root, 'images', 'val', '*.JPEG')))[0]
+
+
+def test_visualize_converted_official_checkpoint(tools, official, image_path, tiny_config_dir,
+                                                 tmp_path):
+    converted = str(tmp_path / 'converted.pth')
+    tools['convert']([official['deit'], converted])
+    out = tmp_path / 'vis'
+    written = tools['visualize']([image_path, osp.join(tiny_config_dir, 'tiny_upernet_cast.py'),
+                                  converted, '--out', str(out), '--size', '64'])
+    stem = osp.splitext(osp.basename(image_path))[0]
+    assert len(written) == 2 * 5 + 1 and all(osp.isfile(p) for p in written)
+    panel = cv2.imread(str(out / f'{stem}_hierarchy.png'))
+    level = cv2.imread(str(out / f'{stem}_level4_stage4.png'))
+    assert level.shape[0] == 64 and panel.shape[1] > 6 * level.shape[1]
+
+
+def test_official_moco_checkpoint_switches_to_sincos(official, tiny_config_dir, image_path):
+    with pytest.warns(UserWarning, match="pos_embed_type='sincos'"):
+        predictor = HierarchyPredictor(osp.join(tiny_config_dir, 'tiny_upernet_cast.py'),
+                                       official['moco'])
+    assert predictor.backbone.pos_embed_type == 'sincos'
+    img = cv2.resize(cv2.imread(image_path), (64, 48))
+    levels = predictor(img)
+    assert [lv.shape for lv in levels] == [(48, 64)] * 5
+    for fine, coarse in zip(levels[:-1], levels[1:]):  # nested
+        pairs = np.unique(np.stack([fine.ravel(), coarse.ravel()]), axis=1)
+        assert len(np.unique(pairs[0])) == pairs.shape[1]
+
+
+def test_recognition_config_and_our_checkpoint(tools, tiny_config_dir, image_path, tmp_path,
+                                               synthetic_spin_root):
+    config = osp.join(tiny_config_dir, 'tiny_cast_deit.py')
+    cfg = Config.fromfile(config)
+    init_default_scope('mmpretrain')
+    torch.manual_seed(1)
+    model = MODELS.build(dict(cfg.model, data_preprocessor=cfg.data_preprocessor))
+    model.init_weights()
+    ckpt = str(tmp_path / 'ours.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
+    predictor = HierarchyPredictor(config, ckpt)
+    assert predictor.superpixels.area_per_superpixel == 64  # from the config's pipeline
+    assert predictor.to_rgb
+    for key, value in model.backbone.state_dict().items():
+        assert torch.equal(predictor.backbone.state_dict()[key], value), key
+    written = tools['visualize']([image_path, config, ckpt, '--out', str(tmp_path / 'vis'),
+                                  '--num-superpixels', '30'])
+    assert len(written) == 11
+    # the evaluation tool, trained-format checkpoint vs random initialisation
+    scores = {}
+    for name in (ckpt, 'random'):
+        out = str(tmp_path / f'{osp.basename(name)}.json')
+        tools['evaluate']([config, name, '--dataset', 'spin', '--data-root',
+                           synthetic_spin_root, '--size', '64', '--out', out,
+                           '--levels', 'object', 'part'])
+        with open(out) as f:
+            scores[name] = json.load(f)
+    result = scores[ckpt]
+    assert list(result['scores']) == ['superpixels', 'stage1', 'stage2', 'stage3', 'stage4']
+    assert set(result['scores']['stage1']) == {'object', 'part'}
+    assert result['regions']['stage4'] <= 1 < result['regions']['stage1'] <= 8
+    for per_level in result['scores'].values():
+        for s in per_level.values():
+            assert 0 <= s['mIoU'] <= 100 and 0 <= s['mIoU_fg'] <= s['mIoU'] + 100
+    # superpixels are finer than any stage: their majority labels fit the objects best
+    sp, coarse = result['scores']['superpixels'], result['scores']['stage4']
+    assert sp['object']['mIoU'] > coarse['object']['mIoU']
+
+
+def test_bad_checkpoint_is_named(tiny_config_dir, tmp_path, official):
+    with pytest.raises(KeyError, match='does not fit'):
+        HierarchyPredictor(osp.join(tiny_config_dir, 'tiny_cast_deit.py'), official['deit'])
+    with pytest.raises(FileNotFoundError):
+        HierarchyPredictor(osp.join(tiny_config_dir, 'tiny_cast_deit.py'),
+                           str(tmp_path / 'missing.pth'))
+
+
+def test_superpixel_settings_come_from_the_config(tiny_config_dir):
+    cfg = Config.fromfile(osp.join(tiny_config_dir, 'tiny_upernet_cast.py'))
+    assert superpixels_from_config(cfg).area_per_superpixel == 256
+    sp = superpixels_from_config(cfg, num_superpixels=50)
+    assert sp.num_superpixels == 50
+
+
+def hue_of(rgb):
+    return colorsys.rgb_to_hsv(*(np.asarray(rgb) / 255.))[0]
+
+
+def test_nested_colours_children_share_their_parents_hue():
+    rng = np.random.default_rng(0)
+    fine = rng.integers(0, 40, (32, 32)).repeat(2, 0).repeat(2, 1)
+    mid = fine % 10        # every fine region lies in one mid region
+    coarse = mid % 3       # and every mid region in one coarse region
+    top = np.zeros_like(coarse)
+    levels = [fine, mid, coarse, top]
+    pictures = nested_colors(levels, max_spread=0.12)
+    assert [p.shape for p in pictures] == [(64, 64, 3)] * 4
+    assert (pictures[3] == pictures[3][0, 0]).all()  # one region above the root: grey
+    roots = {int(r): hue_of(pictures[2][coarse == r][0]) for r in np.unique(coarse)}
+    assert len(roots) == 3 and min(abs(a - b) for a in roots.values()
+                                   for b in roots.values() if a != b) > 0.3
+    for index, (child_map, parent_map) in enumerate(((fine, mid), (mid, coarse))):
+        child_pic = pictures[index]
+        parents = parent_of(child_map, parent_map)
+        for child, parent in parents.items():
+            root = int(coarse[child_map == child][0])
+            h = hue_of(child_pic[child_map == child][0])
+            diff = abs((h - roots[root] + 0.5) % 1.0 - 0.5)
+            assert diff <= 0.06 + 1e-3  # within the root's interval (max_spread / 2)
