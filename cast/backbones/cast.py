@@ -119,8 +119,9 @@ class CAST(BaseModule):
         norm_cfg (dict): transformer norms.
             Defaults to ``dict(type='LN', eps=1e-6)``.
         stem_norm_cfg (dict): ConvStem norms. Defaults to ``dict(type='BN')``.
-        fps_backend (str): 'auto' (torch on CUDA, dgl on CPU), 'dgl' or
-            'torch'; both give the same seeds. Defaults to 'auto'.
+        fps_backend (str): 'auto' (= 'torch', on any device), 'dgl' (the
+            reference's sampler, CPU only) or 'torch'; both give the same
+            seeds (tested). Defaults to 'auto'.
         fast_segment_mean (bool): average the resized features and position
             table per superpixel from the low-resolution grid directly
             (:func:`superpixel_ops.segment_mean_resized`) instead of

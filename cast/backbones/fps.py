@@ -63,8 +63,10 @@ def farthest_point_sample(points: Tensor,
     Args:
         points (Tensor): (B, N, D) points (any float dtype; cast to float64).
         num_samples (int): samples per batch element, K.
-        backend (str): 'dgl', 'torch' or 'auto' (torch for CUDA tensors,
-            dgl otherwise). Defaults to 'auto'.
+        backend (str): 'dgl', 'torch' or 'auto' (= 'torch': same indices,
+            on the input's device, and faster than dgl on CPU too: 0.63 s
+            against 0.78 s for 8 x 1025 x 384 -> 321 samples, 0.28 s against
+            1.5 s for a CAST step at 32 x 144 tokens). Defaults to 'auto'.
 
     Returns:
         Tensor: (B, K) long indices into N; the first column is 0.
@@ -78,7 +80,7 @@ def farthest_point_sample(points: Tensor,
     if num_samples < 1:
         raise ValueError(f'num_samples must be >= 1, got {num_samples}')
     if backend == 'auto':
-        backend = 'torch' if points.is_cuda else 'dgl'
+        backend = 'torch'
     points = points.to(torch.float64)
     if backend == 'dgl':
         return _fps_dgl(points, num_samples)

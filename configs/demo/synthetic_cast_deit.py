@@ -14,8 +14,7 @@ model = dict(
         arch=dict(_delete_=True, embed_dims=96, num_layers=[1, 1, 1, 1], num_heads=12),
         img_size=96,
         num_clusters=[32, 16, 8, 4],
-        drop_path_rate=0.,
-        fps_backend='torch'),  # same seeds as dgl, faster on CPU
+        drop_path_rate=0.),
     head=dict(num_classes=3, in_channels=96),
     train_cfg=dict(_delete_=True))
 data_preprocessor = dict(num_classes=3)
