@@ -3,6 +3,7 @@ import glob
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -35,7 +36,7 @@ def load_weights(path):
     return torch.load(path, map_location='cpu', weights_only=True)['state_dict']
 
 
-def last_scalars(work_dir, key='mIoU'):
+def last_scalars(work_dir, key='mIoU.object'):
     """The newest metrics holding ``key`` that MMEngine logged under ``work_dir`` (as JSON lines:
     <timestamp>/<timestamp>.json for tests, <timestamp>/vis_data/scalars.json for training)."""
     files = sorted(glob.glob(osp.join(str(work_dir), '*', '**', '*.json'), recursive=True),
@@ -59,28 +60,45 @@ def test_train_writes_checkpoints_and_validates(trained):
     assert osp.isfile(osp.join(trained, 'iter_4.pth'))
     with open(osp.join(trained, 'last_checkpoint')) as f:
         assert f.read().strip().endswith('iter_4.pth')
-    assert 'mIoU' in last_scalars(trained)
+    assert {'mIoU.object', 'mIoU.part', 'mIoU.subpart', 'SeCS'} <= set(
+        last_scalars(trained, key='mIoU.object'))
 
 
 def test_test_tool_eval_selection(trained, synthetic_spin_root, repo_root, tool_env, tmp_path):
     ckpt = osp.join(trained, 'iter_4.pth')
     base = [sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir', str(tmp_path)]
-    _, out = run_tool(base + ['--eval', 'mIoU', 'mDice', '--show-dir', str(tmp_path / 'vis'),
+    _, out = run_tool(base + ['--eval', 'mIoU', 'SpCS', 'SeCS', '--show-dir', str(tmp_path / 'vis'),
                               '--cfg-options', *data_options(synthetic_spin_root)],
                       repo_root, tool_env)
     scalars = last_scalars(tmp_path)
-    assert {'mIoU', 'mDice'} <= set(scalars) and 'mFscore' not in scalars
-    assert glob.glob(str(tmp_path / 'vis' / '**' / '*.png'), recursive=True), out[-2000:]
+    assert {'mIoU.object', 'mIoU.subpart', 'SpCS_S2P', 'SpCS_P2O', 'SeCS'} <= set(scalars)
+    pictures = glob.glob(str(tmp_path / 'vis' / '**' / '*.png'), recursive=True)
+    assert len(pictures) == 4, out[-2000:]  # one per validation image
 
     _, out = run_tool(base + ['--eval', 'mIoU', '--cfg-options',
                               *data_options(synthetic_spin_root)], repo_root, tool_env)
     scalars = last_scalars(tmp_path)
-    assert 'mIoU' in scalars and 'mDice' not in scalars
+    assert 'mIoU.part' in scalars and 'SeCS' not in scalars and 'SpCS_P2O' not in scalars
 
-    code, out = run_tool(base + ['--eval', 'SpCS', '--cfg-options',
+    code, out = run_tool(base + ['--eval', 'mDice', '--cfg-options',
                                  *data_options(synthetic_spin_root)],
                          repo_root, tool_env, expect_ok=False)
-    assert code != 0 and '--eval SpCS' in out and 'IoUMetric' in out
+    assert code != 0 and "unknown metric 'mDice'" in out
+
+
+def test_missing_data_root_names_the_path(tmp_path, repo_root, tool_env):
+    missing = tmp_path / 'no_such_dataset'
+    code, out = train(repo_root, tool_env, tmp_path / 'work', str(missing), expect_ok=False)
+    assert code != 0 and str(missing) in out and 'is not a directory' in out
+
+
+def test_corrupt_image_names_the_file(tmp_path, synthetic_spin_root, repo_root, tool_env):
+    root = tmp_path / 'spin'
+    shutil.copytree(synthetic_spin_root, root)
+    victim = sorted((root / 'images' / 'train').iterdir())[0]
+    victim.write_bytes(b'not a jpeg')
+    code, out = train(repo_root, tool_env, tmp_path / 'work', str(root), expect_ok=False)
+    assert code != 0 and victim.name in out
 
 
 def test_resume_matches_uninterrupted_run(tmp_path, synthetic_spin_root, repo_root, tool_env):

@@ -14,5 +14,7 @@ default_hooks = dict(
     checkpoint=dict(interval=2, max_keep_ckpts=10))
 # Dropout draws from torch's RNG, whose state checkpoints do not hold: without it a resumed
 # run replays the uninterrupted one exactly (data augmentation is replayed by MMEngine).
-model = dict(decode_head=dict(dropout_ratio=0.0))
+model = dict(
+    backbone=dict(pool_dropout=0.0),
+    decode_head=dict(decode_head=dict(dropout_ratio=0.0)))
 randomness = dict(seed=0, deterministic=True)
