@@ -21,32 +21,6 @@ model = dict(
     auxiliary_head=dict(levels=levels, num_classes=num_classes),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
 
-# superpixels on each final crop (train) and on the resized image (test; slide inference
-# relabels them per window)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadHierarchicalAnnotations'),
-    dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='Superpixels', area_per_superpixel=256),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackHierSegInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-    dict(type='Superpixels', area_per_superpixel=256),
-    # annotations after Resize: the ground truth keeps the original size
-    dict(type='LoadHierarchicalAnnotations'),
-    dict(type='PackHierSegInputs')
-]
-train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-
-val_evaluator = dict(
-    _delete_=True, type='HierarchicalMetric', hier_metrics=['mIoU', 'SpCS', 'SeCS'])
-test_evaluator = val_evaluator
-custom_hooks = [dict(type='DatasetMetaHook')]
+train_dataloader = dict(batch_size=2)
+# tools/test.py --show-dir: the image, then every level's ground truth beside its prediction
 visualizer = dict(type='HierarchicalSegVisualizer')

@@ -6,28 +6,7 @@ _base_ = ['../_base_/datasets/synthetic_spin.py', '../_base_/default_runtime.py'
 crop_size = (128, 128)
 levels = ('object', 'part', 'subpart')
 num_classes = dict(object=4, part=12, subpart=13)  # the synthetic taxonomy, background included
-superpixels = dict(type='Superpixels', area_per_superpixel=64)  # 256 per 128x128 crop
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadHierarchicalAnnotations'),
-    dict(type='RandomResize', scale=(160, 160), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    superpixels,
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackHierSegInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(160, 160), keep_ratio=True),
-    superpixels,
-    dict(type='LoadHierarchicalAnnotations'),
-    dict(type='PackHierSegInputs')
-]
-train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
+train_dataloader = dict(batch_size=8)
 
 model = dict(
     type='HierarchicalEncoderDecoder',
@@ -66,9 +45,6 @@ model = dict(
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 
-val_evaluator = dict(
-    _delete_=True, type='HierarchicalMetric', hier_metrics=['mIoU', 'SpCS', 'SeCS'])
-test_evaluator = val_evaluator
 custom_hooks = [dict(type='DatasetMetaHook')]
 
 optim_wrapper = dict(

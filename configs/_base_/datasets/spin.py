@@ -3,6 +3,7 @@
 # Levels object (11 superclasses; object_level='class' for the 158 classes) / part / subpart.
 dataset_type = 'SPINDataset'
 data_root = 'data/spin'
+superpixels = dict(type='Superpixels', area_per_superpixel=256)  # one per 16x16 pixels (1024 per 512x512 crop)
 crop_size = (512, 512)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -10,12 +11,14 @@ train_pipeline = [
     dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
+    superpixels,  # on the final crop: after every geometric transform
     dict(type='PhotoMetricDistortion'),
     dict(type='PackHierSegInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 512), keep_ratio=True),
+    superpixels,
     dict(type='LoadHierarchicalAnnotations'),
     dict(type='PackHierSegInputs')
 ]
@@ -56,5 +59,6 @@ test_dataloader = dict(
         main_level='object',
         pipeline=test_pipeline))
 
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+# per-level mIoU, spatial (SpCS) and semantic (SeCS) consistency across the levels
+val_evaluator = dict(type='HierarchicalMetric', hier_metrics=['mIoU', 'SpCS', 'SeCS'])
 test_evaluator = val_evaluator

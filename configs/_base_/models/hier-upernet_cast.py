@@ -21,7 +21,7 @@ num_classes = [12, 41, 204]
 model = dict(
     type='HierarchicalEncoderDecoder',
     # restrict each level to the children of the level above: the hierarchy is read from
-    # model.dataset_meta, set by DatasetMetaHook (custom_hooks in the dataset configs)
+    # model.dataset_meta, set by DatasetMetaHook (below)
     consistent_decoding=True,
     decode_head=dict(
         _delete_=True,
@@ -58,3 +58,6 @@ model = dict(
             norm_cfg=norm_cfg,
             align_corners=False,
             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4))))
+
+# hands the dataset's metainfo (the hierarchy) to the model before training, validation, test
+custom_hooks = [dict(type='DatasetMetaHook')]
