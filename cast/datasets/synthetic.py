@@ -37,7 +37,7 @@ import pycocotools.mask as mask_utils
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar, mkdir_or_exist
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: larger eyes, noses, mouths, lights, tail tips and paws
 SPLITS = ('train', 'val', 'test')
 LEVEL_FILES = ('wholes', 'parts', 'subparts')  # object, part, subpart
 
@@ -120,7 +120,7 @@ def _quadruped(rng, variant):
     tx, ty = -brx * 0.9, -bry * 0.3
     tail_len = rng.uniform(0.45, 0.6)
     tip = _ellipse(tx + np.cos(tail_angle) * tail_len, ty + np.sin(tail_angle) * tail_len,
-                   0.09, 0.07, tail_angle)
+                   0.13, 0.1, tail_angle)
     parts.append(('Tail', [_rot_rect(tx, ty, tail_len, 0.08, tail_angle),
                            _ellipse(tx + np.cos(tail_angle) * tail_len,
                                     ty + np.sin(tail_angle) * tail_len, 0.06, 0.05)],
@@ -129,7 +129,7 @@ def _quadruped(rng, variant):
     def foot(x):
         y0 = bry * 0.4
         return ('Foot', [_rect(x - lw / 2, y0, x + lw / 2, y0 + leg)],
-                [('Paw', [_rect(x - lw / 2 - 0.01, y0 + leg - 0.07, x + lw / 2 + 0.05,
+                [('Paw', [_rect(x - lw / 2 - 0.02, y0 + leg - 0.1, x + lw / 2 + 0.06,
                                 y0 + leg)])])
 
     far, near = (-brx * 0.55, brx * 0.6), (-brx * 0.7, brx * 0.45)
@@ -146,10 +146,10 @@ def _quadruped(rng, variant):
                        (hx + hr * 0.75, hy - hr * 0.5))]
     else:  # floppy ears
         head += [_ellipse(hx - hr * 0.5, hy - hr * 0.2, hr * 0.3, hr * 0.7, 0.5)]
-    parts.append(('Head', head, [('Eye', [_ellipse(hx + hr * 0.35, hy - hr * 0.2, hr * 0.16,
-                                                   hr * 0.13)]),
-                                 ('Nose', [_ellipse(hx + hr * 1.0, hy + hr * 0.15, hr * 0.2,
-                                                    hr * 0.16)])]))
+    parts.append(('Head', head, [('Eye', [_ellipse(hx + hr * 0.35, hy - hr * 0.2, hr * 0.3,
+                                                   hr * 0.24)]),
+                                 ('Nose', [_ellipse(hx + hr * 0.95, hy + hr * 0.15, hr * 0.34,
+                                                    hr * 0.28)])]))
     return parts
 
 
@@ -170,7 +170,7 @@ def _car(rng, variant):
         window = _rect(-half * 0.7, cab + 0.07, half * 0.28, top - 0.08)
     body = [_rect(-half, top, half, bottom), cabin]
     door = _rect(-half * 0.2, top + 0.05, half * 0.25, bottom - 0.08)
-    light = _rect(half - 0.1, top + 0.04, half, top + 0.14)
+    light = _rect(half - 0.16, top + 0.04, half, top + 0.2)
     parts = [('Body', body, [('Window', [window]), ('Door', [door]), ('Light', [light])])]
     mx = half * 0.55 if variant == 0 else half * 0.4
     parts.append(('Side Mirror', [_poly((mx - 0.02, top - 0.02), (mx + 0.12, top - 0.14),
@@ -198,8 +198,8 @@ def _fish(rng, variant):
     hx = brx * 0.62
     hrx, hry = brx * 0.45, bry * 0.85
     parts.append(('Head', [_ellipse(hx, 0, hrx, hry)],
-                  [('Eye', [_ellipse(hx + hrx * 0.3, -hry * 0.3, 0.05, 0.05)]),
-                   ('Mouth', [_ellipse(hx + hrx * 0.92, hry * 0.1, 0.06, 0.035)])]))
+                  [('Eye', [_ellipse(hx + hrx * 0.3, -hry * 0.3, 0.09, 0.09)]),
+                   ('Mouth', [_ellipse(hx + hrx * 0.85, hry * 0.1, 0.1, 0.06)])]))
     return parts
 
 
