@@ -32,3 +32,15 @@ def tool_env(repo_root):
         [repo_root, osp.join(repo_root, 'tests', 'tools'), env.get('PYTHONPATH', '')])
     env.setdefault('OMP_NUM_THREADS', '1')
     return env
+
+
+@pytest.fixture(autouse=True)
+def mmseg_default_scope():
+    """Build from MMSeg's registries by default, as configs with ``default_scope='mmseg'`` do.
+
+    A test that switches MMEngine's global default scope (an MMPretrain runner sets 'mmpretrain')
+    would otherwise leak it into the tests after it.
+    """
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmseg')
+    yield
