@@ -68,11 +68,9 @@ def test_segmentation_superpixel_pooling(get_flops, fast):
     result = get_flops.measure(model, (64, 96), 24)
     flops = result['flops']
     assert result['num_tokens'] == 24
-    grid = (64 // 8) * (96 // 8)
-    table = (224 // 8) ** 2  # the learned position table (img_size 224)
-    # fast path: dense (S, h*w) products for the features and the table
-    expected = 2 * 24 * 48 * (grid + table) if fast else 0
-    assert flops['superpixel_pooling'] == expected
+    # both paths average per superpixel with sparse products or scatters, which the counter
+    # does not see (as for the reference's interpolate + scatter)
+    assert flops['superpixel_pooling'] == 0
     assert flops['backbone_as_run'] == (
         flops['backbone_network'] + flops['superpixel_pooling'])
     assert flops['backbone_network'] == (

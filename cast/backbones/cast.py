@@ -573,6 +573,10 @@ class CAST(BaseModule):
     def paint_featmaps(self, raw: Dict[str, object]) -> Tuple[Tensor]:
         """Paint stage tokens onto pixels and pool them to ``out_strides``.
 
+        Each stride has its own sparse paint matrix
+        (:func:`superpixel_ops.pooled_paint_matrix`, (B * cells, B * S)), so
+        no map finer than an output is ever built.
+
         Args:
             raw (dict): output of :meth:`forward_raw`.
 
@@ -589,25 +593,22 @@ class CAST(BaseModule):
         else:  # only the first stage: tokens are the superpixels
             chain = [torch.arange(num_segs, device=labels.device).expand(
                 labels.shape[0], -1)]
-        # One sparse paint matrix at the finest stride; coarser strides that
-        # are multiples of it are area-pooled from that map (exact).
-        base = min(self.out_strides[i] for i in self.out_indices)
+        # One sparse paint matrix per output stride: each map is painted and
+        # pooled straight at its own stride (never at a finer one).
+        dtype = torch.promote_types(raw['tokens'][0].dtype, torch.float32)
         matrices = {}
         outs = []
         for i in self.out_indices:
             stride = self.out_strides[i]
-            paint_stride = base if stride % base == 0 else stride
-            if paint_stride not in matrices:
-                matrices[paint_stride] = ops.pooled_paint_matrix(
-                    labels, paint_stride, num_segs)
-            tokens = raw['tokens'][i]
-            per_superpixel = tokens.gather(
+            if stride not in matrices:
+                matrices[stride] = ops.pooled_paint_matrix(
+                    labels, stride, num_segs, dtype)
+            tokens = raw['tokens'][i]  # (B, N_i, C)
+            per_superpixel = tokens.gather(  # (B, S, C)
                 1, chain[i].unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
-            painted = ops.pooled_paint(
-                per_superpixel, matrices[paint_stride],
-                (-(-H // paint_stride), -(-W // paint_stride)))
-            outs.append(ops.coarsen_pooled(painted, (H, W), paint_stride,
-                                           stride // paint_stride))
+            outs.append(ops.pooled_paint(
+                per_superpixel, matrices[stride],
+                (-(-H // stride), -(-W // stride))))
         return tuple(outs)
 
     @staticmethod

@@ -35,7 +35,7 @@ def test_segment_mean_and_padding_mask():
 
 @pytest.mark.parametrize('mode', ['bilinear', 'bicubic'])
 @pytest.mark.parametrize('grid,size', [((4, 6), (32, 48)), ((5, 3), (17, 30)),
-                                       ((1, 2), (8, 8))])
+                                       ((1, 2), (8, 8)), ((8, 10), (6, 7))])
 def test_segment_mean_resized_fast_equals_slow(mode, grid, size):
     labels = random_labels(2, *size, 9, seed=1)
     labels[0][labels[0] == 8] = 0  # an empty segment
@@ -48,6 +48,120 @@ def test_segment_mean_resized_fast_equals_slow(mode, grid, size):
     fast1 = ops.segment_mean_resized(table[:1], labels, mode, fast=True)
     slow1 = ops.segment_mean_resized(table[:1], labels, mode, fast=False)
     torch.testing.assert_close(fast1, slow1, atol=1e-5, rtol=1e-5)
+
+
+def dense_resize_matrix(labels, grid, mode, num_segs):
+    """(B, S, h * w): the mean over each segment's pixels of the 2D
+    interpolation weights, from ``F.interpolate`` of every unit grid map."""
+    B, H, W = labels.shape
+    h, w = grid
+    eye = torch.eye(h * w, dtype=torch.float64).view(h * w, 1, h, w)
+    weights = F.interpolate(eye, size=(H, W), mode=mode,
+                            align_corners=False)[:, 0]  # (h*w, H, W)
+    out = torch.zeros(B, num_segs, h * w, dtype=torch.float64)
+    for b in range(B):
+        for s in range(num_segs):
+            sel = labels[b] == s
+            if sel.any():
+                out[b, s] = weights[:, sel].mean(1)
+    return out
+
+
+@pytest.mark.parametrize('mode', ['bilinear', 'bicubic'])
+@pytest.mark.parametrize('shared', [False, True])
+@pytest.mark.parametrize('num,grid', [(7, (3, 5)), (300, (6, 10))])
+def test_segment_resize_matrix_is_sparse_and_exact(mode, shared, num, grid):
+    # 7 labels: segments spread over the whole map; 300: tiny scattered ones.
+    labels = random_labels(2, 24, 40, num, seed=2)
+    labels[1, :, 8:] = 3  # long runs spanning most grid columns
+    labels[1][labels[1] == 6] = 5  # segment 6 is empty in image 1
+    matrix = ops.segment_resize_matrix(labels, grid, mode, num,
+                                       dtype=torch.float64,
+                                       shared_grid=shared)
+    assert matrix.is_sparse and matrix.is_coalesced()
+    torch.testing.assert_close(matrix.indices(),
+                               matrix.coalesce().indices())
+    G, cells = 1 if shared else 2, grid[0] * grid[1]
+    assert matrix.shape == (2 * num, G * cells)
+    dense = matrix.to_dense().view(2, num, G, cells)
+    ref = dense_resize_matrix(labels, grid, mode, num)
+    for b in range(2):
+        torch.testing.assert_close(dense[b, :, 0 if shared else b], ref[b])
+        if not shared:  # block diagonal: no weight on the other grid
+            assert dense[b, :, 1 - b].abs().max() == 0
+    assert dense[1, 6].abs().max() == 0
+    # Every pixel's weights sum to 1, so a non-empty segment's row does too.
+    nonempty = ref.sum(2) > 0
+    torch.testing.assert_close(
+        dense.sum((2, 3))[nonempty],
+        torch.ones(int(nonempty.sum()), dtype=torch.float64))
+
+
+@pytest.mark.parametrize('spread', [False, True])
+def test_sum_per_cell_both_paths(spread):
+    # spread=False: few cells, many entries (bounding boxes); True: entries
+    # over the whole grid in every row (boxes outnumber them: coalesce).
+    gen = torch.Generator().manual_seed(6)
+    h, w, E = 9, 11, 40 if spread else 400
+    rows = torch.randint(0, 5, (E, ), generator=gen)
+    cols = torch.randint(0, w if spread else 3, (E, ), generator=gen)
+    taps = torch.randint(0, h if spread else 2, (E, 2), generator=gen)
+    taps = taps.sort(1).values
+    values = torch.randn(E, 2, generator=gen, dtype=torch.float64)
+    ref = torch.zeros(6, h * w, dtype=torch.float64)  # row 5: no entry
+    for a in range(2):
+        ref.index_put_((rows, taps[:, a] * w + cols), values[:, a],
+                       accumulate=True)
+    out_rows, cells, sums = ops._sum_per_cell(rows, cols, taps, values, 6,
+                                              (h, w))
+    key = out_rows * h * w + cells
+    assert torch.equal(key, key.unique())  # distinct and sorted
+    dense = torch.zeros(6, h * w, dtype=torch.float64)
+    dense[out_rows, cells] = sums
+    torch.testing.assert_close(dense, ref)
+
+
+def test_segment_resize_matrix_stores_only_local_entries():
+    # 8x8-pixel square segments on a 64x64 map, stride-8 grid: a segment
+    # touches at most 3x3 (bilinear) / 5x5 (bicubic) of the 8x8 cells.
+    ys = torch.arange(64).view(64, 1) // 8
+    xs = torch.arange(64).view(1, 64) // 8
+    labels = (ys * 8 + xs).expand(2, 64, 64)
+    for mode, side in (('bilinear', 3), ('bicubic', 5)):
+        matrix = ops.segment_resize_matrix(labels, (8, 8), mode, 64)
+        assert matrix._nnz() <= 2 * 64 * side * side
+
+
+@pytest.mark.parametrize('mode', ['bilinear', 'bicubic'])
+@pytest.mark.parametrize('grid_batch', [1, 2])
+def test_segment_mean_resized_gradients_match_full_resolution(mode,
+                                                              grid_batch):
+    labels = random_labels(2, 20, 28, 6, seed=4)
+    base = torch.randn(grid_batch, 3, 4, 5, dtype=torch.float64)
+    weights = torch.randn(2, 6, 5, dtype=torch.float64)
+    grads = []
+    for fast in (True, False):
+        grid = base.clone().requires_grad_()
+        out = ops.segment_mean_resized(grid, labels, mode, fast=fast)
+        (out * weights).sum().backward()
+        grads.append(grid.grad)
+    torch.testing.assert_close(grads[0], grads[1])
+    assert grads[0].abs().sum() > 0
+
+
+def test_segment_mean_resized_half_precision():
+    labels = random_labels(1, 16, 16, 4)
+    grid = torch.randn(1, 2, 2, 3)
+    out = ops.segment_mean_resized(grid.bfloat16(), labels, 'bilinear')
+    assert out.dtype == torch.bfloat16
+    ref = ops.segment_mean_resized(grid, labels, 'bilinear')
+    torch.testing.assert_close(out.float(), ref, atol=2e-2, rtol=2e-2)
+
+
+def test_segment_mean_resized_bad_grid_batch():
+    with pytest.raises(ValueError, match='grid batch must be 1 or 2'):
+        ops.segment_mean_resized(torch.randn(3, 2, 2, 1),
+                                 random_labels(2, 8, 8, 3), 'bilinear')
 
 
 def test_segment_mean_resized_is_differentiable():
@@ -83,15 +197,24 @@ def test_pooled_paint_equals_paint_then_avg_pool(size, stride):
     torch.testing.assert_close(pooled, ref)
 
 
-@pytest.mark.parametrize('size', [(32, 48), (37, 21), (5, 9)])
-def test_coarsen_pooled_equals_direct_pooling(size):
-    painted = torch.randn(2, 3, *size)
-    fine = F.avg_pool2d(painted, 4, 4, ceil_mode=True)
-    for factor in (1, 2, 4, 8):
-        stride = 4 * factor
-        coarse = ops.coarsen_pooled(fine, size, 4, factor)
-        ref = F.avg_pool2d(painted, stride, stride, ceil_mode=True)
-        torch.testing.assert_close(coarse, ref)
+@pytest.mark.parametrize('stride', [4, 8, 32])
+def test_pooled_paint_gradients_match_paint_then_avg_pool(stride):
+    labels = random_labels(2, 37, 45, 6, seed=5)
+    base = torch.randn(2, 6, 3, dtype=torch.float64)
+    matrix = ops.pooled_paint_matrix(labels, stride, 6)
+    out_size = (-(-37 // stride), -(-45 // stride))
+    weights = torch.randn(2, 3, *out_size, dtype=torch.float64)
+    grads = []
+    for fast in (True, False):
+        tokens = base.clone().requires_grad_()
+        if fast:
+            out = ops.pooled_paint(tokens, matrix, out_size)
+        else:
+            out = F.avg_pool2d(ops.paint_tokens(tokens, labels), stride,
+                               stride, ceil_mode=True)
+        (out * weights).sum().backward()
+        grads.append(tokens.grad)
+    torch.testing.assert_close(grads[0], grads[1])
 
 
 def test_assignment_chain_and_paint_labels():

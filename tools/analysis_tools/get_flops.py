@@ -30,12 +30,11 @@ Parts of a CAST backbone (rows of the per-model table):
 
 - ConvStem, transformer blocks, graph pooling, final norm: their modules.
 - superpixel pooling: the backbone's own ops, i.e. the segment means of the
-  features and position table. The 'bilinear' (segmentation) variant with
-  ``fast_segment_mean=True`` computes them as a dense (S, h*w) matrix product,
-  which the counter sees (3.84 GFLOPs for CAST-S at 512x512, S=1024); with
-  ``fast_segment_mean=False`` and in the 'nearest' (classification) variant
-  they are interpolation + scatter means, invisible to the counter, as in the
-  reference. 'network' excludes this row; 'as run' includes it.
+  features and position table. ``fast_segment_mean=True`` computes them as a
+  sparse matrix product, ``False`` and the 'nearest' (classification) variant
+  as interpolation + scatter means, like the reference: the counter sees
+  neither, so this row is 0 unless a dense product appears. 'network'
+  excludes this row; 'as run' includes it.
 
 Comparison with the reference (twke18/CAST, measured with the same counter,
 batch 1, grid superpixels; see ``REFERENCE``): classification counts
@@ -215,7 +214,7 @@ def linear_cls_head(in_channels: int, num_classes: int) -> nn.Module:
     """A linear classifier on the last [CLS] feature, as the reference's."""
     from mmpretrain.registry import MODELS as PRETRAIN_MODELS
     return PRETRAIN_MODELS.build(dict(
-        type='VisionTransformerClsHead', num_classes=num_classes,
+        type='mmpretrain.VisionTransformerClsHead', num_classes=num_classes,
         in_channels=in_channels))
 
 
@@ -357,9 +356,8 @@ def format_report(result: dict, title: str) -> str:
     """Markdown table of one model's parts."""
     f, p = result['flops'], result['params']
     h, w = result['shape']
-    sp_note = ('dense (S, h*w) product, fast_segment_mean=True'
-               if f['superpixel_pooling'] else
-               'resize + scatter means, not counted')
+    sp_note = ('dense products' if f['superpixel_pooling'] else
+               'sparse product or scatter means, not counted')
     lines = [
         f'{title}',
         f'input 1x3x{h}x{w}, {result["superpixels"]}; FlopCounterMode, '
@@ -469,9 +467,8 @@ def all_variants(method: str = 'grid') -> str:
         "(out_type='cls_token', sin-cos positions, clusters 64/32/16/8) + "
         'a 1000-class linear head. Segmentation: backbone only '
         '(featmap outputs, clusters 320/160/80/40). "network" leaves out the '
-        'superpixel pooling, which the fast path computes as a dense matrix '
-        'product (counted, "as run") and the reference as interpolation + '
-        'scatter means (not counted). Reference: twke18/CAST cast.py / '
+        'superpixel pooling (a sparse product here, interpolation + scatter '
+        'means in the reference: neither is counted). Reference: twke18/CAST cast.py / '
         'cast_seg_deit.py forward, same counter; it also runs the last graph '
         'pooling (unused) and, for segmentation, block_fusion (Linear 4C->C '
         'over stage-1 tokens), which our backbone replaces by painting tokens '
