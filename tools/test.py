@@ -10,11 +10,12 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
-from cast.engine import prepare_distributed, select_dist_backend, select_eval_metrics
+from cast.engine import (load_config, prepare_distributed, select_dist_backend,
+                         select_eval_metrics)
 
 
 def parse_args(argv=None):
@@ -67,17 +68,9 @@ def trigger_visualization_hook(cfg, args):
 
 def build_config(args):
     """Load the config and apply the command line to it."""
-    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{what} file "{path}" does not exist')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint file "{args.checkpoint}" does not exist')
+    cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.eval:
         select_eval_metrics(cfg, args.eval)

@@ -6,14 +6,13 @@
 import argparse
 import logging
 import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
-from cast.engine import prepare_distributed, select_dist_backend
+from cast.engine import load_config, prepare_distributed, select_dist_backend
 
 
 def parse_args(argv=None):
@@ -42,16 +41,7 @@ def parse_args(argv=None):
 
 def build_config(args):
     """Load the config and apply the command line to it."""
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config file "{args.config}" does not exist')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
         if optim_wrapper == 'AmpOptimWrapper':

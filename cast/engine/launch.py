@@ -1,8 +1,36 @@
 """Choices the tools make before building a runner."""
 import os
+import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
+from mmengine.config import Config
+
+
+def load_config(path, launcher='none', cfg_options=None, work_dir=None):
+    """Load a config as MMSeg's tools do: command-line overrides, then the work dir.
+
+    Args:
+        path (str): Config file.
+        launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
+        cfg_options (dict, optional): ``--cfg-options`` to merge.
+        work_dir (str, optional): ``--work-dir``; else the config's, else
+            ``./work_dirs/<config name>``.
+
+    Returns:
+        mmengine.Config: The config.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file "{path}" does not exist')
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    return cfg
 
 
 def select_dist_backend(cfg):
