@@ -10,6 +10,7 @@ REQS   := setup.py requirements/build.txt requirements/runtime.txt requirements/
 
 TORCH_VERSION ?= 2.13.0
 MMCV_VERSION  ?= 2.1.0
+SPIN_API_VERSION ?= 1.0.0
 
 .PHONY: install demo test clean-venv
 
@@ -30,8 +31,10 @@ $(STAMP): $(REQS) Makefile
 	$(BIN)/python -c "import fast_slic" 2>/dev/null || \
 	  $(BIN)/pip install -q --no-build-isolation fast-slic==0.4.0
 	$(BIN)/pip install -q -r requirements/runtime.txt -r requirements/tests.txt
+	@# spin-api (SPIN's own loader, compared against in the tests) without its unpinned OpenCV.
+	$(BIN)/pip install -q --no-deps spin-dataset-api==$(SPIN_API_VERSION)
 	$(BIN)/pip install -q --no-build-isolation --no-deps -e .
-	$(BIN)/python -c "import cast, mmseg.models, mmpretrain.models, dgl, fast_slic, pycocotools"
+	$(BIN)/python -c "import cast, mmseg.models, mmpretrain.models, dgl, fast_slic, pycocotools, spin"
 	touch $(STAMP)
 
 DEMO_CONFIG ?= configs/demo/synthetic_spin.py
