@@ -1,8 +1,6 @@
-"""Base class of datasets with COCO-format masks at several levels (object -> part -> ...)."""
-import contextlib
-import io
-import json
+"""Base class of datasets with one label map per level (object -> part -> ...)."""
 import os.path as osp
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -11,52 +9,68 @@ from pycocotools.coco import COCO
 
 from mmseg.datasets import BaseSegDataset
 from . import hierarchy as hier
-from .transforms.loading import rasterize_annotations
+from .coco_files import load_coco_file
+from .masks import check_rules, make_lut, segmentation_problems
+from .transforms.loading import level_label_map
+
+LABEL_SOURCES = ('json', 'png')
 
 
 class LevelSpec:
     """Where one level's label map comes from.
 
     Args:
-        ann_file (str): the COCO JSON holding the masks.
+        ann_file (str): the COCO JSON holding the level's categories (and masks).
         classes (Sequence[str]): class names without background (label 1..N).
         cat2label (dict[int, int]): COCO ``category_id`` -> label in 1..N.
-        supercats (Sequence[str | None]): per class, the ``supercategory`` naming its parent.
-        groups (Sequence[str | None], optional): per class, a group that children may name
-            instead of a class (the superclass of an object class). Default: None.
+        supercats (Sequence[str | None]): per class, its ``supercategory`` field.
+        png_background (int, optional): the background value of the level's label-map PNGs,
+            whose other values are category ids. Default: None (no PNG form).
     """
 
     def __init__(self, ann_file: str, classes: Sequence[str], cat2label: Dict[int, int],
-                 supercats: Sequence[Optional[str]], groups: Optional[Sequence] = None):
+                 supercats: Sequence[Optional[str]], png_background: Optional[int] = None):
         self.ann_file = ann_file
         self.classes = ('background', ) + tuple(classes)
         self.cat2label = dict(cat2label)
         self.supercats = (None, ) + tuple(supercats)
-        self.groups = (None, ) + tuple(groups) if groups is not None else None
+        self.png_background = png_background
+
+    def png_lut(self) -> np.ndarray:
+        """(256,) lookup table: PNG value (category id, background value) -> label."""
+        if self.png_background is None:
+            raise ValueError(f'the level of {self.ann_file} has no label-map PNG form')
+        clash = [c for c in self.cat2label if c == self.png_background]
+        if clash:
+            raise ValueError(f'{self.ann_file}: category id {clash[0]} equals the background '
+                             'value of its label-map PNGs')
+        return make_lut({**self.cat2label, self.png_background: 0})
 
 
 class HierarchicalSegDataset(BaseSegDataset):
-    """Images with one COCO-annotated label map per level, coarse to fine.
+    """Images with one label map per level, coarse to fine, from COCO masks or label-map PNGs.
 
-    Subclasses define ``LEVELS`` and :meth:`level_specs` (which COCO file and which category ->
-    label mapping makes each level); this class loads the files, checks them, builds the data
-    list, the per-level class lists and palettes, and the hierarchy. ``dataset_meta`` holds
-    ``levels`` (coarse -> fine), ``level_classes`` (level -> names, 0 = 'background'),
-    ``level_palettes``, ``hierarchy`` (child level -> parent index per child class),
-    ``level_parents``, ``main_level``, and ``classes`` / ``palette`` of the main level (for
-    MMSeg's own metric and visualizer).
+    Subclasses define ``LEVELS``, :meth:`level_specs` (which COCO file and which category ->
+    label mapping makes each level) and, for ``label_source='png'``, :meth:`label_png`. This
+    class loads and checks the files, builds the data list, the per-level class lists and
+    palettes, and the hierarchy. ``dataset_meta`` holds ``levels`` (coarse -> fine),
+    ``level_classes`` (level -> names, 0 = 'background'), ``level_palettes``, ``hierarchy``
+    (child level -> parent index per child class, where each class has one parent),
+    ``level_parents`` (child level -> every allowed parent per class), ``main_level``, and
+    ``classes`` / ``palette`` of the main level (for MMSeg's own metric and visualizer).
 
-    The hierarchy of each child level is, in order of precedence: given in ``hierarchy``;
-    spelled by the category names / supercategories; derived by containment from the ground
-    truth (each child class's pixels must lie in one parent class, up to
-    ``hierarchy_tolerance``) and cached in :meth:`hierarchy_cache_file` (reused while it is
-    newer than the annotation files). ``dataset_meta['level_parents']`` holds, per child level,
-    every allowed parent per class; ``dataset_meta['hierarchy']`` only the levels where each
-    class has exactly one parent (e.g. not SPIN parts under ``object_level='class'``).
+    A child class's parent is, in this order: given in ``hierarchy``; read off the category
+    names (:meth:`parents_by_name`); derived by containment from the ground truth (the parent
+    class covering its pixels, up to ``hierarchy_tolerance``; cached in
+    :meth:`hierarchy_cache_file` while newer than the annotation files). A class absent from the
+    split that its name does not place gets parent 0 (background), with a warning.
+    ``self.hierarchy_sources`` says, per child level and class, which rule placed it.
 
-    Each data-list entry holds ``img_path``, ``height``, ``width``, ``img_id``, ``levels``,
-    ``main_level`` and ``seg_anns`` (level -> list of ``dict(id, label, segmentation,
-    iscrowd, ann_file)``), which ``LoadHierarchicalAnnotations`` rasterizes.
+    Masks (``label_source='json'``) are painted as :func:`~cast.datasets.masks.
+    rasterize_annotations` says: by default as spin-api does (file order, the later mask wins,
+    ``iscrowd`` not looked at); ``overlap='smaller_on_top'`` / ``crowd='ignore'`` are the
+    alternatives. Polygons with fewer than 3 points or zero area, points outside the image and
+    RLEs of the wrong size are reported in one warning per file naming image and annotation ids.
 
     Args:
         data_root (str): dataset root folder.
@@ -64,7 +78,13 @@ class HierarchicalSegDataset(BaseSegDataset):
         ann_dir (str): annotation folder, relative to ``data_root``. Default: 'annotations'.
         img_dir (str): image folder (images in ``{img_dir}/{split}/``). Default: 'images'.
         main_level (str): level of ``gt_seg_map`` / ``classes``. Default: 'object'.
-        hierarchy (dict, optional): child level -> Nc parent indices, or
+        label_source (str): 'json' (COCO masks) or 'png' (label-map PNGs, see
+            :meth:`label_png`; the JSONs still give classes and images). Default: 'json'.
+        png_dir (str, optional): root of the PNGs, relative to ``data_root``; None: the
+            subclass's default. Default: None.
+        overlap (str): 'file_order' or 'smaller_on_top'. Default: 'file_order'.
+        crowd (str): 'as_category' or 'ignore'. Default: 'as_category'.
+        hierarchy (dict, optional): child level -> N_c parent indices, or
             ``{child class: parent class}``; levels left out are derived. Default: None.
         hierarchy_tolerance (float): largest fraction of a child class's pixels allowed outside
             its parent when deriving by containment. Default: 0.05.
@@ -83,6 +103,10 @@ class HierarchicalSegDataset(BaseSegDataset):
                  ann_dir: str = 'annotations',
                  img_dir: str = 'images',
                  main_level: str = 'object',
+                 label_source: str = 'json',
+                 png_dir: Optional[str] = None,
+                 overlap: str = 'file_order',
+                 crowd: str = 'as_category',
                  hierarchy: Optional[dict] = None,
                  hierarchy_tolerance: float = 0.05,
                  img_suffix: str = '.JPEG',
@@ -95,6 +119,10 @@ class HierarchicalSegDataset(BaseSegDataset):
                                     'directory')
         if main_level not in self.LEVELS:
             raise ValueError(f'main_level {main_level!r} is not one of {self.LEVELS}')
+        if label_source not in LABEL_SOURCES:
+            raise ValueError(f'label_source must be one of {LABEL_SOURCES}, got '
+                             f'{label_source!r}')
+        check_rules(overlap, crowd)
         for key in ('ann_file', 'data_prefix', 'seg_map_suffix', 'reduce_zero_label'):
             if key in kwargs:
                 raise TypeError(f'{type(self).__name__} does not take {key!r}: files come from '
@@ -103,6 +131,9 @@ class HierarchicalSegDataset(BaseSegDataset):
         self.main_level = main_level
         self.ann_root = osp.join(data_root, ann_dir)
         self.img_root = osp.join(data_root, img_dir, split)
+        self.label_source = label_source
+        self.png_root = osp.join(data_root, png_dir) if png_dir is not None else None
+        self.seg_paint = dict(overlap=overlap, crowd=crowd)
         self.hierarchy_tolerance = hierarchy_tolerance
         self._img_suffix = img_suffix
         self._check_files = kwargs.get('backend_args') is None  # local files: check they exist
@@ -114,6 +145,9 @@ class HierarchicalSegDataset(BaseSegDataset):
             if n > 255:
                 raise ValueError(f'level {level!r} has {n} classes; uint8 label maps (255 = '
                                  'ignore) hold at most 255')
+        self._luts = {lv: self.specs[lv].png_lut() for lv in self.LEVELS} \
+            if label_source == 'png' else None
+        self.hierarchy_sources: Dict[str, Tuple[str, ...]] = {}
         level_parents = self._build_hierarchy(hierarchy or {})
         meta = self._build_metainfo(level_parents)
         for key in (metainfo or {}):
@@ -132,60 +166,53 @@ class HierarchicalSegDataset(BaseSegDataset):
         """Per level, a :class:`LevelSpec` (load files with :meth:`load_coco`)."""
         raise NotImplementedError
 
+    def label_png(self, level: str, file_name: str) -> str:
+        """The label-map PNG of one image and level (``label_source='png'``)."""
+        raise NotImplementedError(f'{type(self).__name__} has no label-map PNG layout')
+
     def hierarchy_cache_file(self) -> str:
         """Where a hierarchy derived by containment is cached."""
         return osp.join(self.ann_root, f'{self.split}_hierarchy.json')
 
+    def parents_by_name(self, child_level: str, parent_level: str
+                        ) -> Tuple[List[Optional[Tuple[int, ...]]], List[Optional[str]]]:
+        """Per child class, its parents as the category names give them, and the rule used.
+
+        The default reads the ``supercategory`` field and name prefixes
+        (:func:`~cast.datasets.hierarchy.parents_from_names`).
+
+        Returns:
+            tuple: (N_c entries: a tuple of parent indices or None where the names say
+            nothing; N_c rule names or None), entry 0 (background) ``(0,)``.
+        """
+        child, parent = self.specs[child_level], self.specs[parent_level]
+        return hier.parents_from_names(child.classes, child.supercats, parent.classes)
+
     # ---- loading -----------------------------------------------------------------------------
 
     def load_coco(self, path: str, expected: str = '') -> COCO:
-        """Load and check one COCO JSON (kept for building the data list).
+        """Load and check one COCO JSON (:func:`~cast.datasets.coco_files.load_coco_file`),
+        kept for building the data list.
 
         Args:
             path (str): the JSON file.
             expected (str): the layout to name when the file is missing.
         """
-        if path in self._cocos:
-            return self._cocos[path]
-        if not osp.isfile(path):
-            raise FileNotFoundError(
-                f'annotation file {path} does not exist'
-                f'{"; " + type(self).__name__ + " expects " + expected if expected else ""}')
-        try:
-            with open(path) as f:
-                dataset = json.load(f)
-        except ValueError as err:
-            raise ValueError(f'annotation file {path} is not valid JSON: {err}') from err
-        missing = [k for k in ('images', 'annotations', 'categories') if k not in dataset]
-        if missing:
-            raise ValueError(f'annotation file {path} has no {missing} (COCO format expected)')
-        for im in dataset['images']:
-            lacking = [k for k in ('id', 'file_name', 'height', 'width') if k not in im]
-            if lacking:
-                raise ValueError(f'{path}: image entry {im.get("id", im)} has no {lacking}')
-        image_ids = {im['id'] for im in dataset['images']}
-        cat_ids = {c['id'] for c in dataset['categories']}
-        for ann in dataset['annotations']:
-            for key in ('image_id', 'category_id', 'segmentation'):
-                if key not in ann:
-                    raise ValueError(f'{path}: annotation {ann.get("id")} has no {key!r}')
-            if ann['image_id'] not in image_ids:
-                raise ValueError(f'{path}: annotation {ann.get("id")} has image_id '
-                                 f'{ann["image_id"]}, which is not in its "images"')
-            if ann['category_id'] not in cat_ids:
-                raise ValueError(f'{path}: annotation {ann.get("id")} has category_id '
-                                 f'{ann["category_id"]}, which is not in its "categories"')
-        coco = COCO()
-        coco.dataset = dataset
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco.createIndex()
-        self._cocos[path] = coco
-        return coco
+        if path not in self._cocos:
+            self._cocos[path] = load_coco_file(
+                path, f'{type(self).__name__} expects {expected}' if expected else '')
+        return self._cocos[path]
 
     @staticmethod
     def sorted_categories(coco: COCO) -> List[dict]:
         """The categories in category-id order."""
         return [coco.cats[i] for i in sorted(coco.cats)]
+
+    @staticmethod
+    def image_stem(file_name: str) -> str:
+        """'n02930766_37217' from 'n02930766_37217', '.../n02930766_37217.JPEG' or a Windows
+        path (PartImageNet's JSONs hold some)."""
+        return osp.splitext(str(file_name).replace('\\', '/').split('/')[-1])[0]
 
     def load_data_list(self) -> List[dict]:
         """One entry per image of the union of the level files, in image-id order."""
@@ -197,36 +224,67 @@ class HierarchicalSegDataset(BaseSegDataset):
             path = self.specs[level].ann_file
             for im in self.load_coco(path).dataset['images']:
                 seen = images.setdefault(im['id'], (im, path))
-                if (seen[0]['file_name'], seen[0]['height'], seen[0]['width']) != (
-                        im['file_name'], im['height'], im['width']):
+                if (self.image_stem(seen[0]['file_name']), seen[0]['height'],
+                        seen[0]['width']) != (self.image_stem(im['file_name']), im['height'],
+                                              im['width']):
                     raise ValueError(f'image id {im["id"]} is {seen[0]["file_name"]} '
                                      f'{seen[0]["height"]}x{seen[0]["width"]} in {seen[1]} but '
                                      f'{im["file_name"]} {im["height"]}x{im["width"]} in {path}')
+        problems: Dict[str, List[str]] = {}
         data_list = []
         for img_id in sorted(images):
             im, path = images[img_id]
-            name = im['file_name']
+            name = str(im['file_name']).replace('\\', '/').split('/')[-1]
             img_path = osp.join(self.img_root, name if osp.splitext(name)[1] else
                                 name + self._img_suffix)
             if self._check_files and not osp.isfile(img_path):
                 raise FileNotFoundError(f'image {img_path} (id {img_id} in {path}) does not '
                                         'exist')
-            seg_anns = {}
-            for level in self.LEVELS:
-                spec = self.specs[level]
-                coco = self.load_coco(spec.ann_file)
-                seg_anns[level] = [
-                    dict(id=ann.get('id'), label=spec.cat2label[ann['category_id']],
-                         segmentation=ann['segmentation'], iscrowd=int(ann.get('iscrowd', 0)),
-                         ann_file=spec.ann_file)
-                    for ann in coco.imgToAnns.get(img_id, [])
-                    if ann['category_id'] in spec.cat2label]
-            data_list.append(
-                dict(img_path=img_path, img_id=img_id, height=int(im['height']),
-                     width=int(im['width']), seg_map_path=None, label_map=None,
-                     reduce_zero_label=False, seg_fields=[], levels=self.LEVELS,
-                     main_level=self.main_level, seg_anns=seg_anns))
+            info = dict(img_path=img_path, img_id=img_id, height=int(im['height']),
+                        width=int(im['width']), seg_map_path=None, label_map=None,
+                        reduce_zero_label=False, seg_fields=[], levels=self.LEVELS,
+                        main_level=self.main_level)
+            if self.label_source == 'png':
+                stem = self.image_stem(im['file_name'])
+                info['seg_pngs'] = {lv: self.label_png(lv, stem) for lv in self.LEVELS}
+            else:
+                info['seg_anns'] = {lv: self._level_anns(lv, img_id, im, problems)
+                                    for lv in self.LEVELS}
+            data_list.append(info)
+        for ann_file, lines in problems.items():
+            warnings.warn(f'{ann_file}: {len(lines)} annotation(s) have problems (the loader '
+                          'paints what pycocotools decodes): ' + '; '.join(lines[:10]) +
+                          ('; ...' if len(lines) > 10 else ''))
         return data_list
+
+    def _level_anns(self, level: str, img_id: int, im: dict,
+                    problems: Dict[str, List[str]]) -> List[dict]:
+        spec = self.specs[level]
+        anns = []
+        for ann in self.load_coco(spec.ann_file).imgToAnns.get(img_id, []):
+            if ann['category_id'] not in spec.cat2label:
+                raise ValueError(f'{spec.ann_file}: annotation {ann.get("id")} of image '
+                                 f'{img_id} has category {ann["category_id"]}, which has no '
+                                 f'{level} class')
+            for text in segmentation_problems(ann['segmentation'], int(im['height']),
+                                              int(im['width'])):
+                problems.setdefault(spec.ann_file, []).append(
+                    f'image {img_id} ({im["file_name"]}) annotation {ann.get("id")} {text}')
+            anns.append(dict(id=ann.get('id'), label=spec.cat2label[ann['category_id']],
+                             segmentation=ann['segmentation'],
+                             iscrowd=int(ann.get('iscrowd', 0))))
+        return anns
+
+    def get_data_info(self, idx: int) -> dict:
+        """The entry, with the painting rules and PNG lookup tables (shared, not serialized)."""
+        return self._with_shared(super().get_data_info(idx))
+
+    def _with_shared(self, info: dict) -> dict:
+        info.update(seg_paint=self.seg_paint,
+                    ann_files={lv: self.specs[lv].ann_file for lv in self.LEVELS})
+        if self._luts is not None:
+            info['seg_luts'] = self._luts
+        return info
 
     def full_init(self) -> None:
         super().full_init()
@@ -247,6 +305,15 @@ class HierarchicalSegDataset(BaseSegDataset):
                 raise new from err
             raise
 
+    def iter_label_maps(self, levels: Sequence[str]):
+        """Yield ``(entry, {level: (H, W) label map})`` for every image, as the pipeline loads
+        them (used to derive the hierarchy and by tools/check_dataset.py)."""
+        entries = self._data_list_cache if self._data_list_cache is not None else [
+            self.get_data_info(i) for i in range(len(self))]
+        for info in entries:
+            info = self._with_shared(dict(info))
+            yield info, {lv: level_label_map(info, lv) for lv in levels}
+
     # ---- hierarchy and metainfo --------------------------------------------------------------
 
     def _build_hierarchy(self, given: dict) -> Dict[str, hier.Parents]:
@@ -257,52 +324,60 @@ class HierarchicalSegDataset(BaseSegDataset):
         for parent_level, child_level in zip(self.LEVELS[:-1], self.LEVELS[1:]):
             child, parent = self.specs[child_level], self.specs[parent_level]
             if child_level in given:
-                level_parents[child_level] = hier.normalize_given(
-                    given[child_level], child_level, child.classes, parent.classes)
-                continue
-            parents = hier.parents_from_names(child.classes, child.supercats, parent.classes,
-                                           parent.groups)
-            if parents is None:
-                parents = self._parents_by_containment(parent_level, child_level)
-            level_parents[child_level] = parents
+                parents = hier.normalize_given(given[child_level], child_level, child.classes,
+                                               parent.classes)
+                sources = ['given'] * len(parents)
+            else:
+                parents, sources = self.parents_by_name(child_level, parent_level)
+                parents, sources = list(parents), list(sources)
+                if any(p is None for p in parents):
+                    self._place_by_containment(parent_level, child_level, parents, sources)
+            level_parents[child_level] = tuple(parents)
+            self.hierarchy_sources[child_level] = tuple(sources)
         return level_parents
 
-    def _parents_by_containment(self, parent_level: str, child_level: str) -> hier.Parents:
+    def _place_by_containment(self, parent_level: str, child_level: str,
+                              parents: List, sources: List) -> None:
+        """Fill the entries of ``parents`` the names left None (in place)."""
         child, parent = self.specs[child_level], self.specs[parent_level]
         cache = self.hierarchy_cache_file()
-        sources = sorted({s.ann_file for s in self.specs.values()})
-        parents = hier.load_cached(cache, sources, child_level, child.classes, parent.classes)
-        if parents is not None:
+        files = sorted({s.ann_file for s in self.specs.values()})
+        derived = hier.load_cached(cache, files, child_level, child.classes, parent.classes)
+        if derived is not None:
             print_log(f'{child_level} -> {parent_level} hierarchy read from {cache}',
                       logger='current')
-            return parents
-        print_log(f'the {child_level} category names do not spell their {parent_level} '
-                  f'classes: deriving the hierarchy by containment over the {self.split} '
-                  'ground truth', logger='current')
-        if self._data_list_cache is None:
-            self._data_list_cache = self.load_data_list()
-
-        def pairs():
-            for info in self._data_list_cache:
-                h, w, where = info['height'], info['width'], info['img_path']
-                yield (rasterize_annotations(info['seg_anns'][child_level], h, w, where=where),
-                       rasterize_annotations(info['seg_anns'][parent_level], h, w, where=where))
-
-        counts = hier.containment_counts(pairs(), len(child.classes), len(parent.classes))
-        parents, absent = hier.parents_by_containment(
-            counts, child.classes, parent.classes, child_level, parent_level,
-            self.hierarchy_tolerance, f'{child.ann_file} / {parent.ann_file}')
+        else:
+            unplaced = [child.classes[k] for k, p in enumerate(parents) if p is None]
+            print_log(f'{len(unplaced)} {child_level} classes are not placed by their names '
+                      f'({unplaced[:5]}...): deriving their {parent_level} classes by '
+                      f'containment over the {self.split} ground truth', logger='current')
+            if self._data_list_cache is None:
+                self._data_list_cache = self.load_data_list()
+            counts = hier.containment_counts(
+                ((maps[child_level], maps[parent_level])
+                 for _, maps in self.iter_label_maps((child_level, parent_level))),
+                len(child.classes), len(parent.classes))
+            derived = hier.parents_by_containment(
+                counts, child.classes, parent.classes, child_level, parent_level,
+                self.hierarchy_tolerance, f'{child.ann_file} / {parent.ann_file}',
+                only=[k for k, p in enumerate(parents) if p is None])
+            try:
+                hier.save_cached(cache, files, child_level, parent_level, child.classes,
+                                 parent.classes, derived)
+            except OSError as err:
+                print_log(f'cannot cache the hierarchy in {cache}: {err}', logger='current',
+                          level=30)
+        absent = []
+        for k, p in enumerate(parents):
+            if p is None:
+                parents[k] = (derived[k], ) if derived[k] is not None else (0, )
+                sources[k] = 'containment' if derived[k] is not None else 'absent'
+                if derived[k] is None:
+                    absent.append(child.classes[k])
         if absent:
-            print_log(f'{len(absent)} {child_level} classes have no pixels in {self.split} and '
-                      f'get parent 0 (background): {absent[:10]}', logger='current',
-                      level=30)
-        try:
-            hier.save_cached(cache, sources, child_level, parent_level, child.classes,
-                          parent.classes, parents)
-        except OSError as err:
-            print_log(f'cannot cache the hierarchy in {cache}: {err}', logger='current',
-                      level=30)
-        return parents
+            warnings.warn(f'{len(absent)} {child_level} classes have no pixels in {self.split} '
+                          'and names that place them nowhere; they get parent 0 (background): '
+                          f'{absent[:10]}')
 
     def _build_metainfo(self, level_parents: Dict[str, hier.Parents]) -> dict:
         level_classes = {lv: self.specs[lv].classes for lv in self.LEVELS}

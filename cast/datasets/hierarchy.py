@@ -1,33 +1,29 @@
 """The class hierarchy between adjacent levels: from names, from containment, checked, cached.
 
-Shape shorthand: Nc classes of the child level, Np of the parent level, both counting
+Shape shorthand: N_c classes of the child level, N_p of the parent level, both counting
 background as class 0.
 
 A hierarchy maps each child class to its parent class(es). ``parents`` below is a tuple of
-Nc tuples of parent indices (background -> ``(0,)``); it is a plain mapping (the contract's
+N_c tuples of parent indices (background -> ``(0,)``); it is a plain mapping (the contract's
 ``dataset_meta['hierarchy'][level]``) where every tuple has one element.
 """
 import json
 import os
 import os.path as osp
-import re
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .part_names import norm
+
 Parents = Tuple[Tuple[int, ...], ...]
-CACHE_VERSION = 1
-
-
-def _norm(name: str) -> str:
-    """Case- and separator-insensitive form: 'Car-Tire_Rim' -> 'car tire rim'."""
-    return ' '.join(re.split(r'[\s\-_/]+', str(name).strip().lower()))
+CACHE_VERSION = 2
 
 
 def parents_from_names(child_classes: Sequence[str], child_supercats: Sequence[Optional[str]],
                        parent_classes: Sequence[str],
                        parent_groups: Optional[Sequence[Optional[str]]] = None
-                       ) -> Optional[Parents]:
+                       ) -> Tuple[List[Optional[Tuple[int, ...]]], List[Optional[str]]]:
     """Read the hierarchy off the category names, where they spell it.
 
     A child class's parent is, in this order: the parent class named by its
@@ -37,36 +33,41 @@ def parents_from_names(child_classes: Sequence[str], child_supercats: Sequence[O
     parts -> object classes: 'Quadruped Head' -> all Quadruped classes).
 
     Args:
-        child_classes (Sequence[str]): Nc names, index 0 background.
-        child_supercats (Sequence[str | None]): Nc ``supercategory`` fields (entry 0 unused).
-        parent_classes (Sequence[str]): Np names, index 0 background.
-        parent_groups (Sequence[str | None], optional): Np group names of the parent classes
+        child_classes (Sequence[str]): N_c names, index 0 background.
+        child_supercats (Sequence[str | None]): N_c ``supercategory`` fields (entry 0 unused).
+        parent_classes (Sequence[str]): N_p names, index 0 background.
+        parent_groups (Sequence[str | None], optional): N_p group names of the parent classes
             (e.g. the superclass of each object class). Default: None.
 
     Returns:
-        tuple | None: Nc tuples of parent indices, or None if some class is not spelled out.
+        tuple: (N_c tuples of parent indices, None where the names say nothing; N_c rule names:
+        'supercategory', 'name', 'group' or None), entry 0 ``(0,)`` / 'background'.
     """
-    by_name = {_norm(n): i for i, n in enumerate(parent_classes) if i > 0}
+    by_name = {norm(n): i for i, n in enumerate(parent_classes) if i > 0}
     groups: Dict[str, List[int]] = {}
     for i, g in enumerate(parent_groups or ()):
         if i > 0 and g:
-            groups.setdefault(_norm(g), []).append(i)
-    parents: List[Tuple[int, ...]] = [(0, )]
+            groups.setdefault(norm(g), []).append(i)
+    parents: List[Optional[Tuple[int, ...]]] = [(0, )]
+    sources: List[Optional[str]] = ['background']
     for name, supercat in zip(child_classes[1:], child_supercats[1:]):
-        name, supercat = _norm(name), _norm(supercat) if supercat else None
-        if supercat in by_name:
-            parents.append((by_name[supercat], ))
-            continue
+        name, supercat = norm(name), norm(supercat) if supercat else None
         prefixes = [p for p in by_name if name.startswith(p + ' ')]
-        if prefixes:
-            parents.append((by_name[max(prefixes, key=len)], ))
-            continue
         group = supercat if supercat in groups else next(
             (g for g in sorted(groups, key=len, reverse=True) if name.startswith(g + ' ')), None)
-        if group is None:
-            return None
-        parents.append(tuple(groups[group]))
-    return tuple(parents)
+        if supercat in by_name:
+            parents.append((by_name[supercat], ))
+            sources.append('supercategory')
+        elif prefixes:
+            parents.append((by_name[max(prefixes, key=len)], ))
+            sources.append('name')
+        elif group is not None:
+            parents.append(tuple(groups[group]))
+            sources.append('group')
+        else:
+            parents.append(None)
+            sources.append(None)
+    return parents, sources
 
 
 def containment_counts(label_map_pairs: Iterable[Tuple[np.ndarray, np.ndarray]],
@@ -75,12 +76,12 @@ def containment_counts(label_map_pairs: Iterable[Tuple[np.ndarray, np.ndarray]],
 
     Args:
         label_map_pairs (Iterable): (child, parent) (H, W) label maps per image.
-        num_child (int): Nc.
-        num_parent (int): Np.
+        num_child (int): N_c.
+        num_parent (int): N_p.
         ignore_index (int): pixels ignored in either map. Default: 255.
 
     Returns:
-        np.ndarray: (Nc, Np) int64; row 0 (background) stays 0.
+        np.ndarray: (N_c, N_p) int64; row 0 (background) stays 0.
     """
     counts = np.zeros((num_child, num_parent), np.int64)
     for child, parent in label_map_pairs:
@@ -89,7 +90,7 @@ def containment_counts(label_map_pairs: Iterable[Tuple[np.ndarray, np.ndarray]],
             continue
         c, p = child[keep].astype(np.int64), parent[keep].astype(np.int64)
         if c.max() >= num_child or p.max() >= num_parent:
-            raise ValueError(f'label maps hold classes beyond Nc={num_child} / Np={num_parent}')
+            raise ValueError(f'label maps hold classes beyond N_c={num_child} / N_p={num_parent}')
         counts += np.bincount(c * num_parent + p,
                               minlength=num_child * num_parent).reshape(num_child, num_parent)
     return counts
@@ -98,33 +99,34 @@ def containment_counts(label_map_pairs: Iterable[Tuple[np.ndarray, np.ndarray]],
 def parents_by_containment(counts: np.ndarray, child_classes: Sequence[str],
                            parent_classes: Sequence[str], child_level: str = 'child',
                            parent_level: str = 'parent', tolerance: float = 0.05,
-                           source: str = '') -> Tuple[Parents, List[str]]:
+                           source: str = '', only: Optional[Sequence[int]] = None
+                           ) -> List[Optional[int]]:
     """Each child class's parent: the parent class covering most of its pixels.
 
     Args:
-        counts (np.ndarray): (Nc, Np) from :func:`containment_counts`.
-        child_classes (Sequence[str]): Nc names.
-        parent_classes (Sequence[str]): Np names.
+        counts (np.ndarray): (N_c, N_p) from :func:`containment_counts`.
+        child_classes (Sequence[str]): N_c names.
+        parent_classes (Sequence[str]): N_p names.
         child_level (str): name of the child level, for messages. Default: 'child'.
         parent_level (str): name of the parent level, for messages. Default: 'parent'.
         tolerance (float): largest fraction of a class's pixels allowed outside its parent
             (on background or another parent class), e.g. polygon borders. Default: 0.05.
         source (str): the annotation files, for messages. Default: ''.
+        only (Sequence[int], optional): the classes to place (others get None). Default: all.
 
     Returns:
-        tuple: (parents, absent) with parents Nc tuples of one index, absent the child classes
-        without pixels (given parent 0).
+        list: N_c entries, the parent index (0 for background), or None for classes without
+        pixels and classes not in ``only``.
 
     Raises:
         ValueError: a class has no consistent parent; names it and its conflicting pixels.
     """
-    parents: List[Tuple[int, ...]] = [(0, )]
-    absent = []
-    for k in range(1, len(child_classes)):
+    parents: List[Optional[int]] = [0] + [None] * (len(child_classes) - 1)
+    for k in (range(1, len(child_classes)) if only is None else only):
+        if k == 0:
+            continue
         total = int(counts[k].sum())
         if total == 0:
-            absent.append(child_classes[k])
-            parents.append((0, ))
             continue
         best = int(np.argmax(counts[k, 1:])) + 1
         conflict = total - int(counts[k, best])
@@ -137,9 +139,10 @@ def parents_by_containment(counts: np.ndarray, child_classes: Sequence[str],
                 f'class: {conflict} of its {total} pixels ({conflict / total:.1%}, tolerance '
                 f'{tolerance:.1%}) lie outside its most common {parent_level} class '
                 f'{parent_classes[best]!r} (elsewhere: {detail}){" in " + source if source else ""}'
-                '. Give the hierarchy explicitly (hierarchy=...) or fix the annotations.')
-        parents.append((best, ))
-    return tuple(parents), absent
+                '. Give the hierarchy explicitly (hierarchy=...) or fix the annotations '
+                '(tools/check_dataset.py lists the annotations).')
+        parents[k] = best
+    return parents
 
 
 def normalize_given(given, child_level: str, child_classes: Sequence[str],
@@ -147,11 +150,11 @@ def normalize_given(given, child_level: str, child_classes: Sequence[str],
     """Check a user-given hierarchy entry.
 
     Args:
-        given (Sequence[int] | dict): Nc parent indices (entry 0 for background), or
+        given (Sequence[int] | dict): N_c parent indices (entry 0 for background), or
             ``{child class name: parent class name}`` for every non-background child class.
 
     Returns:
-        tuple: Nc one-element tuples.
+        tuple: N_c one-element tuples.
     """
     key = f'hierarchy[{child_level!r}]'
     if isinstance(given, dict):
@@ -175,7 +178,7 @@ def normalize_given(given, child_level: str, child_classes: Sequence[str],
 
 def load_cached(path: str, newer_than: Sequence[str], child_level: str,
                 child_classes: Sequence[str], parent_classes: Sequence[str]
-                ) -> Optional[Parents]:
+                ) -> Optional[List[Optional[int]]]:
     """The cached parents of ``child_level``, if the cache is newer than every file in
     ``newer_than`` and was made for the same classes; else None."""
     if not osp.isfile(path):
@@ -184,18 +187,21 @@ def load_cached(path: str, newer_than: Sequence[str], child_level: str,
         return None
     try:
         with open(path) as f:
-            entry = json.load(f)['pairs'][child_level]
+            content = json.load(f)
+        entry = content['pairs'][child_level]
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if content.get('version') != CACHE_VERSION:
         return None
     if (entry.get('child_classes') != list(child_classes)
             or entry.get('parent_classes') != list(parent_classes)):
         return None
-    return tuple((int(p), ) for p in entry['parents'])
+    return [None if p is None else int(p) for p in entry['parents']]
 
 
 def save_cached(path: str, newer_than: Sequence[str], child_level: str, parent_level: str,
                 child_classes: Sequence[str], parent_classes: Sequence[str],
-                parents: Parents) -> None:
+                parents: Sequence[Optional[int]]) -> None:
     """Write (merge) one level pair into the cache file, atomically."""
     content = dict(version=CACHE_VERSION, pairs={})
     if osp.isfile(path) and not any(
@@ -209,7 +215,7 @@ def save_cached(path: str, newer_than: Sequence[str], child_level: str, parent_l
             pass
     content['pairs'][child_level] = dict(
         parent_level=parent_level, child_classes=list(child_classes),
-        parent_classes=list(parent_classes), parents=[p[0] for p in parents],
+        parent_classes=list(parent_classes), parents=list(parents),
         derived_by='containment')
     tmp = f'{path}.{os.getpid()}.tmp'
     with open(tmp, 'w') as f:

@@ -5,26 +5,28 @@ background with distractor blobs. Objects are built from polygons (ellipses, rec
 triangles); parts tile their object and subparts lie inside their part, so the three levels are
 consistent by construction. Every part and subpart has its own colour and texture.
 
-Layout written by :func:`generate_synthetic_spin` (that of SPIN)::
+Layout written by :func:`generate_synthetic_spin` (that of the SPIN release, ``style='release'``)::
 
     out_dir/
     ├── annotations/
-    │   ├── spin_train_wholes.json     # categories: object classes, supercategory = superclass
-    │   ├── spin_train_parts.json      # 'Quadruped Head', supercategory 'Quadruped'
-    │   ├── spin_train_subparts.json   # 'Quadruped Head Eye', supercategory 'Quadruped Head'
+    │   ├── spin_train_wholes.json     # object classes, ids from 0, no supercategory
+    │   ├── spin_train_parts.json      # 'Quadruped Head' (supercategory 'Quadruped'), from 0
+    │   ├── spin_train_subparts.json   # 'Quadruped-Torso-Belly' (SPIN's part words), from 1
     │   └── spin_val_*.json ...
     ├── images/
-    │   ├── train/n90000001_00001.JPEG  # file_name in the JSON has no extension
+    │   ├── train/n90000001_000001.JPEG  # file_name in the JSON has no extension
     │   └── val/...
     └── synthetic_spin_manifest.json    # the generation parameters
 
-and by :func:`generate_synthetic_partimagenet` (that of PartImageNet)::
+and by :func:`generate_synthetic_partimagenet` (that of PartImageNet_Seg)::
 
-    out_dir/annotations/{split}.json    # the part annotations; category ids from 0
-    out_dir/images/{split}/{file_name}  # file_name with its '.JPEG' extension
+    out_dir/annotations/{split}/{split}.json  # the part annotations; category ids from 0
+    out_dir/annotations/{split}/{stem}.png    # the same as label maps, 40 = background
+    out_dir/images/{split}/{file_name}        # file_name with its '.JPEG' extension
 
-Masks are COCO segmentations: a polygon list where the polygon rasterizes (with pycocotools) to
-exactly the visible mask, else RLE, so both kinds appear and every level stays pixel-exact.
+Masks are COCO segmentations: compressed RLE in the SPIN release style (as spin-api reads them);
+in the 'coco' style and for PartImageNet a polygon list where the polygon rasterizes (with
+pycocotools) to exactly the visible mask, else RLE. Every level stays pixel-exact.
 """
 import json
 import os
@@ -37,7 +39,7 @@ import pycocotools.mask as mask_utils
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar, mkdir_or_exist
 
-GENERATOR_VERSION = 2  # 2: larger eyes, noses, mouths, lights, tail tips and paws
+GENERATOR_VERSION = 3  # 2: larger eyes, noses, ...; 3: the release's names, ids and layout
 SPLITS = ('train', 'val', 'test')
 LEVEL_FILES = ('wholes', 'parts', 'subparts')  # object, part, subpart
 
@@ -49,33 +51,57 @@ SYNTHETIC_TAXONOMY: Dict[str, dict] = {
                'Tail': ('Tip', )}),
     'Car': dict(
         classes=(('n90000011', 'sports car'), ('n90000012', 'jeep')),
-        parts={'Body': ('Window', 'Door', 'Light'), 'Tire': ('Rim', ), 'Side Mirror': ()}),
+        parts={'Body': ('Window', 'Door', 'Light'), 'Tier': ('Rim', ), 'Side Mirror': ()}),
     'Fish': dict(
         classes=(('n90000021', 'goldfish'), ('n90000022', 'clownfish')),
         parts={'Head': ('Eye', 'Mouth'), 'Body': ('Stripe', ), 'Fin': (), 'Tail': ()}),
 }
 
 
-def synthetic_categories(first_id: int = 1) -> Dict[str, List[dict]]:
-    """COCO ``categories`` of the three levels, ids counted from ``first_id``.
+STYLES = ('release', 'coco')
+
+#: SPIN's part words in subpart names where they differ from PartImageNet's part names.
+SPIN_PART_WORDS = {'Body': 'Torso', 'Foot': 'Legs', 'Hand': 'Arm', 'Tier': 'Tire',
+                   'Side Mirror': 'Side_Mirror'}
+
+
+def synthetic_categories(style: str = 'release') -> Dict[str, List[dict]]:
+    """COCO ``categories`` of the three levels.
+
+    Args:
+        style (str): 'release': as SPIN is published: whole categories with ids from 0 and no
+            supercategory, parts ('Quadruped Head', supercategory 'Quadruped') from 0, subparts
+            from 1 named 'Superclass-Part-Subpart' with SPIN's part words ('Car-Tire-Rim' under
+            the part 'Car Tier'); 'coco': every level from 1 with a supercategory (superclass
+            for wholes and parts, the part for subparts) and names 'Car Tier Rim';
+            'partimagenet': parts only, ids from 0, supercategory = superclass.
 
     Returns:
-        dict: ``{'wholes': [...], 'parts': [...], 'subparts': [...]}``; each entry has
-        ``id``, ``name`` and ``supercategory`` (superclass for wholes and parts, the parent
-        part's name for subparts).
+        dict: ``{'wholes': [...], 'parts': [...], 'subparts': [...]}``; each entry has ``id``,
+        ``name`` (and ``supercategory`` where the style has one) and ``key``, the generator's
+        own name of the class (not written to the files).
     """
+    if style not in STYLES + ('partimagenet', ):
+        raise ValueError(f"style must be one of {STYLES + ('partimagenet', )}, got {style!r}")
+    coco = style == 'coco'
     cats = dict(wholes=[], parts=[], subparts=[])
     for superclass, spec in SYNTHETIC_TAXONOMY.items():
         for _, name in spec['classes']:
-            cats['wholes'].append(dict(name=name, supercategory=superclass))
+            cats['wholes'].append(dict(key=name, name=name, supercategory=superclass))
         for part, subparts in spec['parts'].items():
             part_name = f'{superclass} {part}'
-            cats['parts'].append(dict(name=part_name, supercategory=superclass))
+            cats['parts'].append(dict(key=part_name, name=part_name, supercategory=superclass))
             for sub in subparts:
-                cats['subparts'].append(dict(name=f'{part_name} {sub}', supercategory=part_name))
-    for entries in cats.values():
+                name = (f'{part_name} {sub}' if coco else
+                        f'{superclass}-{SPIN_PART_WORDS.get(part, part)}-{sub}')
+                cats['subparts'].append(dict(key=f'{part_name} {sub}', name=name,
+                                             supercategory=part_name))
+    first = dict(wholes=1, parts=1, subparts=1) if coco else dict(wholes=0, parts=0, subparts=1)
+    for level, entries in cats.items():
         for i, entry in enumerate(entries):
-            entry['id'] = first_id + i
+            entry['id'] = first[level] + i
+            if style == 'release' and level != 'parts':
+                del entry['supercategory']
     return cats
 
 
@@ -176,7 +202,7 @@ def _car(rng, variant):
     parts.append(('Side Mirror', [_poly((mx - 0.02, top - 0.02), (mx + 0.12, top - 0.14),
                                         (mx + 0.14, top - 0.02))], []))
     for x in (-half * 0.6, half * 0.6):
-        parts.append(('Tire', [_ellipse(x, bottom, tire_r, tire_r)],
+        parts.append(('Tier', [_ellipse(x, bottom, tire_r, tire_r)],
                       [('Rim', [_ellipse(x, bottom, tire_r * 0.5, tire_r * 0.5)])]))
     return parts
 
@@ -214,10 +240,10 @@ PART_STYLE = {
     'Quadruped Body Belly': ((200, 220, 235), 'fur'), 'Quadruped Foot Paw': ((25, 30, 40),
                                                                           'noise'),
     'Quadruped Tail Tip': ((240, 240, 240), 'fur'),
-    'Car Body': ((40, 40, 200), 'gloss'), 'Car Tire': ((30, 30, 30), 'noise'),
+    'Car Body': ((40, 40, 200), 'gloss'), 'Car Tier': ((30, 30, 30), 'noise'),
     'Car Side Mirror': ((160, 160, 160), 'gloss'), 'Car Body Window': ((220, 190, 140), 'gloss'),
     'Car Body Door': ((30, 30, 140), 'gloss'), 'Car Body Light': ((120, 240, 250), 'smooth'),
-    'Car Tire Rim': ((190, 190, 200), 'metal'),
+    'Car Tier Rim': ((190, 190, 200), 'metal'),
     'Fish Head': ((40, 150, 230), 'scales'), 'Fish Body': ((30, 120, 240), 'scales'),
     'Fish Fin': ((60, 180, 250), 'stripes'), 'Fish Tail': ((80, 100, 220), 'stripes'),
     'Fish Head Eye': ((20, 20, 20), 'smooth'), 'Fish Head Mouth': ((90, 60, 160), 'smooth'),
@@ -444,16 +470,17 @@ def encode_mask(mask: np.ndarray, polys: Sequence[np.ndarray], use_polygon: bool
     return dict(size=[int(h), int(w)], counts=rle['counts'].decode('ascii'))
 
 
-def _annotation(ann_id, image_id, category_id, mask, polys, rng):
+def _annotation(ann_id, image_id, category_id, mask, polys, rng, polygons):
     ys, xs = np.nonzero(mask)
     bbox = [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
             int(ys.max() - ys.min() + 1)]
+    use_polygon = rng.random() < 0.8  # drawn whatever the style: the same scenes either way
     return dict(id=ann_id, image_id=image_id, category_id=category_id,
-                segmentation=encode_mask(mask, polys, rng.random() < 0.8),
+                segmentation=encode_mask(mask, polys, polygons and use_polygon),
                 area=int(mask.sum()), bbox=bbox, iscrowd=0)
 
 
-def _scene_annotations(scene, image_id, cat_ids, rng, next_ids):
+def _scene_annotations(scene, image_id, cat_ids, rng, next_ids, polygons):
     """Annotations of one scene per level file ('wholes', 'parts', 'subparts')."""
     out = dict(wholes=[], parts=[], subparts=[])
 
@@ -461,7 +488,7 @@ def _scene_annotations(scene, image_id, cat_ids, rng, next_ids):
         if mask.any():
             next_ids[level] += 1
             out[level].append(_annotation(next_ids[level], image_id, cat_ids[level][name], mask,
-                                          polys, rng))
+                                          polys, rng, polygons))
 
     for obj in scene['objects']:
         add('wholes', obj['name'], obj['mask'], obj['polys'])
@@ -488,7 +515,18 @@ def _split_files(fmt, split):
     """Annotation files of a split, relative to the output folder."""
     if fmt == 'spin':
         return [osp.join('annotations', f'spin_{split}_{lv}.json') for lv in LEVEL_FILES]
-    return [osp.join('annotations', f'{split}.json')]
+    return [osp.join('annotations', split, f'{split}.json')]
+
+
+def _paint_in_file_order(anns, height, width, background):
+    """PartImageNet_Seg's label-map PNG of one image: category ids, later masks on top."""
+    label_map = np.full((height, width), background, np.uint8)
+    for ann in anns:
+        seg = ann['segmentation']
+        rle = (mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
+               if isinstance(seg, list) else seg)
+        label_map[mask_utils.decode(rle) > 0] = ann['category_id']
+    return label_map
 
 
 def _missing_images(out_dir, fmt, split):
@@ -534,9 +572,10 @@ def _prepare_out_dir(out_dir, fmt, params, expected_files) -> Optional[str]:
     return None
 
 
-def _generate(out_dir, fmt, num_per_split, seed, min_size, max_size, show_progress):
+def _generate(out_dir, fmt, num_per_split, seed, min_size, max_size, show_progress,
+              style='partimagenet'):
     params = dict(generator='cast.datasets.synthetic', version=GENERATOR_VERSION, format=fmt,
-                  seed=int(seed), min_size=int(min_size), max_size=int(max_size),
+                  style=style, seed=int(seed), min_size=int(min_size), max_size=int(max_size),
                   splits={s: int(n) for s, n in num_per_split.items() if n})
     for split, num in num_per_split.items():
         if num < 0:
@@ -554,9 +593,9 @@ def _generate(out_dir, fmt, num_per_split, seed, min_size, max_size, show_progre
     mkdir_or_exist(osp.join(out_dir, 'annotations'))
     _dump_json(dict(params, complete=False), manifest)
 
-    first_id = 1 if fmt == 'spin' else 0
-    cats = synthetic_categories(first_id)
-    cat_ids = {lv: {c['name']: c['id'] for c in entries} for lv, entries in cats.items()}
+    cats = synthetic_categories(style)
+    cat_ids = {lv: {c.pop('key'): c['id'] for c in entries} for lv, entries in cats.items()}
+    polygons = style != 'release'  # the release's masks are compressed RLE
     total = sum(params['splits'].values())
     progress = ProgressBar(total) if show_progress else None
     for split_index, split in enumerate(SPLITS):
@@ -577,9 +616,14 @@ def _generate(out_dir, fmt, num_per_split, seed, min_size, max_size, show_progre
                         [cv2.IMWRITE_JPEG_QUALITY, 92])
             images.append(dict(id=image_id, file_name=file_name, height=scene['height'],
                                width=scene['width']))
-            for level, entries in _scene_annotations(scene, image_id, cat_ids, rng,
-                                                     next_ids).items():
+            scene_anns = _scene_annotations(scene, image_id, cat_ids, rng, next_ids, polygons)
+            for level, entries in scene_anns.items():
                 anns[level] += entries
+            if fmt == 'partimagenet':  # PartImageNet_Seg's PNGs: part ids, 40 = background
+                png_dir = osp.join(out_dir, 'annotations', split)
+                mkdir_or_exist(png_dir)
+                cv2.imwrite(osp.join(png_dir, stem + '.png'), _paint_in_file_order(
+                    scene_anns['parts'], scene['height'], scene['width'], 40))
             if progress is not None:
                 progress.update()
         if fmt == 'spin':
@@ -588,9 +632,10 @@ def _generate(out_dir, fmt, num_per_split, seed, min_size, max_size, show_progre
                                  cats[level]),
                            osp.join(out_dir, 'annotations', f'spin_{split}_{level}.json'))
         else:
+            mkdir_or_exist(osp.join(out_dir, 'annotations', split))
             _dump_json(_coco(f'synthetic PartImageNet {split}', images, anns['parts'],
                              cats['parts']),
-                       osp.join(out_dir, 'annotations', f'{split}.json'))
+                       osp.join(out_dir, 'annotations', split, f'{split}.json'))
     _dump_json(dict(params, complete=True), manifest)
     if progress is not None:
         print()
@@ -600,7 +645,8 @@ def _generate(out_dir, fmt, num_per_split, seed, min_size, max_size, show_progre
 
 def generate_synthetic_spin(out_dir: str, num_train: int = 96, num_val: int = 32,
                             num_test: int = 0, seed: int = 0, min_size: int = 128,
-                            max_size: int = 192, show_progress: bool = False) -> str:
+                            max_size: int = 192, show_progress: bool = False,
+                            style: str = 'release') -> str:
     """Write a synthetic dataset in SPIN's layout (see the module docstring).
 
     The same arguments give byte-identical files. If ``out_dir`` already holds a complete
@@ -617,19 +663,27 @@ def generate_synthetic_spin(out_dir: str, num_train: int = 96, num_val: int = 32
         min_size (int): smallest image side in pixels. Default: 128.
         max_size (int): largest image side in pixels. Default: 192.
         show_progress (bool): show a progress bar. Default: False.
+        style (str): 'release' (SPIN as published: no supercategory on wholes, SPIN's subpart
+            names, compressed RLE) or 'coco' (supercategories everywhere, polygons where exact);
+            the images and label maps are the same. See :func:`synthetic_categories`.
+            Default: 'release'.
 
     Returns:
         str: ``out_dir``.
     """
+    if style not in STYLES:
+        raise ValueError(f'style must be one of {STYLES}, got {style!r}')
     return _generate(out_dir, 'spin', dict(train=num_train, val=num_val, test=num_test), seed,
-                     min_size, max_size, show_progress)
+                     min_size, max_size, show_progress, style)
 
 
 def generate_synthetic_partimagenet(out_dir: str, num_train: int = 96, num_val: int = 32,
                                     num_test: int = 0, seed: int = 0, min_size: int = 128,
                                     max_size: int = 192, show_progress: bool = False) -> str:
-    """Write the same kind of scenes in PartImageNet's layout: ``annotations/{split}.json``
-    holding the part masks (category ids from 0, supercategory = superclass) and
+    """Write the same kind of scenes in PartImageNet_Seg's layout:
+    ``annotations/{split}/{split}.json`` holding the part masks (category ids from 0,
+    supercategory = superclass, polygons where exact), ``annotations/{split}/{stem}.png`` the
+    same masks painted in file order (part ids, 40 = background) and
     ``images/{split}/{file_name}`` (``file_name`` with its '.JPEG'). Arguments and overwrite
     rules as :func:`generate_synthetic_spin`."""
     return _generate(out_dir, 'partimagenet', dict(train=num_train, val=num_val, test=num_test),

@@ -3,13 +3,12 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 import torch
-from mmcv.transforms import Compose
 from mmengine.registry import init_default_scope
 
 import cast  # noqa: F401
 from cast.datasets import SPINDataset
-from cast.datasets.transforms import (LoadHierarchicalAnnotations, PackHierSegInputs,
-                                      rasterize_annotations)
+from cast.datasets.masks import rasterize_annotations, segmentation_problems
+from cast.datasets.transforms import LoadHierarchicalAnnotations, PackHierSegInputs
 from mmseg.registry import TRANSFORMS
 
 init_default_scope('mmseg')  # MMCV's RandomResize builds MMSeg's Resize (which moves seg_fields)
@@ -36,20 +35,25 @@ def uncompressed_counts(mask):
     return counts + [run]
 
 
-def test_rasterize_smaller_wins_and_crowd_ignored():
+def test_rasterize_rules():
     big = np.zeros((8, 10), bool)
     big[1:7, 1:9] = True
     anns = [dict(label=3, segmentation=rect(4, 2, 7, 5), iscrowd=0),  # small, listed first
             dict(label=1, segmentation=rle(big), iscrowd=0),
             dict(label=2, segmentation=rect(0, 0, 3, 3), iscrowd=1)]
+    small = rasterize_annotations(anns[:1], 8, 10) > 0
+    crowd = rasterize_annotations(anns[2:3], 8, 10) > 0
+    # default, as spin-api: file order, the later mask wins, crowd painted as its category
     out = rasterize_annotations(anns, 8, 10)
     assert out.dtype == np.uint8
-    small = rasterize_annotations(anns[:1], 8, 10) > 0
-    assert (out[small] == 3).all()  # the smaller mask wins wherever they overlap
-    assert (out[big & ~small] == 1).all()
-    crowd = rasterize_annotations(anns[2:3], 8, 10) > 0  # label ignored: painted 255
-    assert (out[crowd & ~big] == 255).all() and (out[crowd & big] == 1).all()
+    assert (out[crowd] == 2).all() and (out[big & ~crowd] == 1).all()
     assert (out[~(big | crowd)] == 0).all()
+    # smaller on top: the small mask wins wherever they overlap; crowd ignored under others
+    out = rasterize_annotations(anns, 8, 10, overlap='smaller_on_top', crowd='ignore')
+    assert (out[small] == 3).all() and (out[big & ~small] == 1).all()
+    assert (out[crowd & ~big] == 255).all() and (out[crowd & big] == 1).all()
+    with pytest.raises(ValueError, match="overlap must be one of"):
+        rasterize_annotations(anns, 8, 10, overlap='largest')
     # uncompressed RLE (column-major runs, zeros first) and degenerate polygons
     unc = dict(size=[8, 10], counts=uncompressed_counts(big))
     np.testing.assert_array_equal(
@@ -57,9 +61,17 @@ def test_rasterize_smaller_wins_and_crowd_ignored():
     assert not rasterize_annotations([dict(label=1, segmentation=[[1, 1, 2, 2]])], 8, 10).any()
 
 
+def test_segmentation_problems():
+    assert segmentation_problems(rect(1, 1, 4, 4)[0:1], 8, 10) == []
+    assert 'has 2 point(s)' in segmentation_problems([[1, 1, 2, 2]], 8, 10)[0]
+    assert 'zero area' in segmentation_problems([[1, 1, 2, 2, 3, 3]], 8, 10)[0]
+    assert 'reaches outside' in segmentation_problems(rect(-5, 0, 4, 4), 8, 10)[0]
+    assert 'RLE of size' in segmentation_problems(dict(size=[4, 4], counts='00'), 8, 10)[0]
+
+
 def test_rasterize_errors_name_annotation():
-    bad = dict(id=17, label=1, segmentation=dict(size=[4, 4], counts='00'), ann_file='a.json')
-    with pytest.raises(ValueError, match=r'annotation 17 in a\.json for img\.jpg.*RLE size'):
+    bad = dict(id=17, label=1, segmentation=dict(size=[4, 4], counts='00'))
+    with pytest.raises(ValueError, match=r'annotation 17 for img\.jpg.*RLE size'):
         rasterize_annotations([bad], 8, 10, where='img.jpg')
     with pytest.raises(ValueError, match='annotation 3'):
         rasterize_annotations([dict(id=3, label=1, segmentation='oops')], 8, 10)
@@ -83,15 +95,28 @@ def test_load_keys_and_repr():
     assert results['gt_seg_map'] is not results['gt_seg_part']
     assert results['gt_seg_part'][5, 10] == 2 and results['gt_seg_object'][0, 0] == 0
     assert repr(t) == ('LoadHierarchicalAnnotations(main_level=None, levels=None, '
-                       'ignore_index=255)')
+                       'ignore_index=255, warn_stray=True)')
     only = LoadHierarchicalAnnotations(main_level='object', levels=['object'])(sample())
     assert 'gt_seg_part' not in only
     np.testing.assert_array_equal(only['gt_seg_map'], only['gt_seg_object'])
 
 
+def test_load_passes_through_without_annotations():
+    """An image given to mmseg.apis.inference_model has no annotations: nothing to load."""
+    results = dict(img_path='x.jpg', img=np.zeros((2, 2, 3), np.uint8))
+    assert LoadHierarchicalAnnotations()(dict(results)).keys() == results.keys()
+
+
+def test_stray_child_warns_with_ids():
+    s = sample()
+    s['seg_anns']['object'] = [dict(id=9, label=1, segmentation=[[2, 2, 14, 2]])]  # 2 points
+    s['seg_anns']['part'][0]['id'] = 41
+    with pytest.warns(UserWarning, match=r'x\.jpg.*2 part annotation\(s\).*outside every '
+                      r'object mask: annotation 41'):
+        LoadHierarchicalAnnotations()(s)
+
+
 def test_load_errors():
-    with pytest.raises(KeyError, match="needs 'seg_anns'.*x.jpg"):
-        LoadHierarchicalAnnotations()(dict(img_path='x.jpg', height=2, width=2))
     wrong = dict(sample(), ori_shape=(20, 16))
     with pytest.raises(ValueError, match=r'x\.jpg is 20x16 \(HxW\) but its annotation says 12x16'):
         LoadHierarchicalAnnotations()(wrong)

@@ -29,6 +29,15 @@ def spin_copy(synthetic_spin_root, tmp_path):
     return root
 
 
+@pytest.fixture
+def coco_style(tmp_path):
+    """The same scenes with supercategories on every level ('coco' style of the generator)."""
+    from cast.datasets.synthetic import generate_synthetic_spin
+    root = str(tmp_path / 'spin_coco')
+    generate_synthetic_spin(root, num_train=8, num_val=4, seed=0, style='coco')
+    return root
+
+
 @pytest.fixture(scope='module')
 def partimagenet_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('partimagenet'))
@@ -49,12 +58,13 @@ def rewrite(path, edit):
 
 
 def expected_hierarchy():
-    """Hierarchy of the synthetic taxonomy, object level = superclass."""
-    cats = synthetic_categories()
+    """Hierarchy of the synthetic taxonomy, object level = superclass (from the generator's
+    own class keys: 'Quadruped Head Eye' lies in 'Quadruped Head')."""
+    cats = synthetic_categories('coco')
     superclasses = list(dict.fromkeys(c['supercategory'] for c in cats['wholes']))
-    part_names = [c['name'] for c in cats['parts']]
+    part_keys = [c['key'] for c in cats['parts']]
     part = (0, ) + tuple(superclasses.index(c['supercategory']) + 1 for c in cats['parts'])
-    sub = (0, ) + tuple(part_names.index(c['supercategory']) + 1 for c in cats['subparts'])
+    sub = (0, ) + tuple(part_keys.index(c['supercategory']) + 1 for c in cats['subparts'])
     return superclasses, dict(part=part, subpart=sub)
 
 
@@ -80,6 +90,7 @@ def test_length_and_metainfo(synthetic_spin_root):
     assert meta['level_classes']['object'] == ('background', *superclasses)
     assert meta['level_classes']['part'] == ('background', *(c['name'] for c in cats['parts']))
     assert meta['level_classes']['subpart'][1:] == tuple(c['name'] for c in cats['subparts'])
+    assert 'Quadruped-Torso-Belly' in meta['level_classes']['subpart']  # the release's names
     assert meta['hierarchy'] == hierarchy
     assert meta['classes'] == meta['level_classes']['object']
     assert meta['palette'] == meta['level_palettes']['object']
@@ -119,7 +130,7 @@ def test_object_level_class(synthetic_spin_root):
     assert 'part' not in meta['hierarchy']
     assert meta['hierarchy']['subpart'] == expected_hierarchy()[1]['subpart']
     names = meta['level_classes']['object']
-    tire = meta['level_classes']['part'].index('Car Tire')
+    tire = meta['level_classes']['part'].index('Car Tier')
     assert {names[i] for i in meta['level_parents']['part'][tire]} == {'sports car', 'jeep'}
     for i in range(len(ds)):
         results = ds[i]
@@ -150,11 +161,12 @@ def strip_names(root, split='train'):
         def edit(coco):
             for c in coco['categories']:
                 c['name'] = f"{prefix}{c['id']}"
-                c.pop('supercategory')
+                c.pop('supercategory', None)
         rewrite(ann_path(root, split, level), edit)
 
 
-def test_hierarchy_by_containment_and_cache(spin_copy):
+def test_hierarchy_by_containment_and_cache(coco_style):
+    spin_copy = coco_style
     strip_names(spin_copy)
     cache = osp.join(spin_copy, 'annotations', 'spin_train_hierarchy.json')
     assert not osp.exists(cache)
@@ -180,11 +192,12 @@ def test_hierarchy_by_containment_and_cache(spin_copy):
         assert json.load(f)['pairs']['subpart']['parents'][1] == expected['subpart'][1]
 
 
-def test_containment_conflict_names_class(spin_copy):
+def test_containment_conflict_names_class(coco_style):
+    spin_copy = coco_style
     strip_names(spin_copy)
-    cats = synthetic_categories()['subparts']
-    eye = next(c['id'] for c in cats if c['name'] == 'Quadruped Head Eye')
-    rim = next(c['id'] for c in cats if c['name'] == 'Car Tire Rim')
+    cats = synthetic_categories('coco')['subparts']
+    eye = next(c['id'] for c in cats if c['key'] == 'Quadruped Head Eye')
+    rim = next(c['id'] for c in cats if c['key'] == 'Car Tier Rim')
 
     def relabel(coco):  # every rim becomes an "eye": the class now spans two parts
         for ann in coco['annotations']:
@@ -271,14 +284,15 @@ def test_bad_arguments(synthetic_spin_root, partimagenet_root):
         SPINDataset(synthetic_spin_root, ann_file='x.json')
 
 
-def test_partimagenet_needs_supercategory(partimagenet_root, tmp_path):
+def test_partimagenet_needs_superclass(partimagenet_root, tmp_path):
     root = str(tmp_path / 'pin')
     shutil.copytree(partimagenet_root, root)
-    path = osp.join(root, 'annotations', 'val.json')
+    path = osp.join(root, 'annotations', 'val', 'val.json')
 
     def edit(coco):
         coco['categories'][0].pop('supercategory')
+        coco['categories'][0]['name'] = 'Head'
     rewrite(path, edit)
-    with pytest.raises(ValueError, match=re.escape(path) + r": categories \['Quadruped Head'\] "
-                       'have no supercategory'):
+    with pytest.raises(ValueError, match=re.escape(path) + r": categories \['Head'\] "
+                       'have no supercategory and no name starting with a superclass'):
         PartImageNetDataset(root, split='val')

@@ -13,7 +13,7 @@ import pytest
 
 from cast.datasets.synthetic import (SYNTHETIC_TAXONOMY, generate_synthetic_partimagenet,
                                      generate_synthetic_spin, synthetic_categories)
-from cast.datasets.transforms import decode_segmentation
+from cast.datasets.masks import decode_segmentation
 
 LEVEL_FILES = ('wholes', 'parts', 'subparts')
 
@@ -47,12 +47,32 @@ def test_layout(synthetic_spin_root):
                 im = images[ann['image_id'] - 1]
                 mask = decode_segmentation(ann['segmentation'], im['height'], im['width'])
                 assert mask.sum() == ann['area'] > 0
-    assert kinds == {'polygon', 'rle'}
+        # the release's conventions: wholes without supercategory, ids from 0 / 0 / 1
+        assert all('supercategory' not in c for c in cocos['wholes']['categories'])
+        assert [min(c['id'] for c in cocos[lv]['categories']) for lv in LEVEL_FILES] == [0, 0, 1]
+        assert all(c['name'].count('-') == 2 for c in cocos['subparts']['categories'])
+    assert kinds == {'rle'}  # compressed RLE, as spin-api reads them
     assert not osp.exists(osp.join(root, 'images', 'test'))
 
 
+def test_styles_give_the_same_label_maps(synthetic_spin_root, tmp_path):
+    from cast.datasets import SPINDataset
+    coco = str(tmp_path / 'coco')
+    generate_synthetic_spin(coco, num_train=8, num_val=4, seed=0, style='coco')
+    kinds = {isinstance(a['segmentation'], list) for a in load(coco, 'val', 'parts')['annotations']}
+    assert kinds == {True, False}  # polygons and RLE
+    load_anns = [dict(type='LoadHierarchicalAnnotations')]
+    a = SPINDataset(synthetic_spin_root, split='val', pipeline=load_anns)
+    b = SPINDataset(coco, split='val', pipeline=load_anns)
+    assert a.metainfo['hierarchy'] == b.metainfo['hierarchy']
+    assert a.metainfo['level_classes']['part'] == b.metainfo['level_classes']['part']
+    for i in range(len(a)):
+        for lv in ('object', 'part', 'subpart'):
+            np.testing.assert_array_equal(a[i][f'gt_seg_{lv}'], b[i][f'gt_seg_{lv}'])
+
+
 def test_fixed_hierarchy():
-    cats = synthetic_categories()
+    cats = synthetic_categories('coco')
     assert len(SYNTHETIC_TAXONOMY) >= 3
     superclasses = {c['supercategory'] for c in cats['wholes']}
     assert superclasses == set(SYNTHETIC_TAXONOMY)
@@ -66,6 +86,10 @@ def test_fixed_hierarchy():
         assert sub['supercategory'] in part_names
         assert sub['name'].startswith(sub['supercategory'] + ' ')
     assert [c['id'] for c in cats['parts']] == list(range(1, len(cats['parts']) + 1))
+    release = synthetic_categories('release')
+    assert [c['key'] for c in release['subparts']] == [c['name'] for c in cats['subparts']]
+    names = {c['name'] for c in release['subparts']}
+    assert {'Quadruped-Torso-Belly', 'Quadruped-Legs-Paw', 'Car-Tire-Rim'} <= names
 
 
 def test_levels_nest_exactly(synthetic_spin_root):
@@ -144,7 +168,7 @@ def test_bad_arguments(tmp_path):
 def test_partimagenet_format(tmp_path):
     root = str(tmp_path / 'pin')
     generate_synthetic_partimagenet(root, num_train=2, num_val=1, seed=3)
-    with open(osp.join(root, 'annotations', 'train.json')) as f:
+    with open(osp.join(root, 'annotations', 'train', 'train.json')) as f:
         coco = json.load(f)
     assert [c['id'] for c in coco['categories']][0] == 0  # PartImageNet counts from 0
     assert all(c['supercategory'] in SYNTHETIC_TAXONOMY for c in coco['categories'])
@@ -153,7 +177,7 @@ def test_partimagenet_format(tmp_path):
         assert osp.isfile(osp.join(root, 'images', 'train', im['file_name']))
     # same scenes as the SPIN layout with the same seed
     spin = str(tmp_path / 'spin')
-    generate_synthetic_spin(spin, num_train=2, num_val=1, seed=3)
+    generate_synthetic_spin(spin, num_train=2, num_val=1, seed=3, style='coco')
     parts = load(spin, 'train', 'parts')
     assert [a['segmentation'] for a in parts['annotations']] == \
         [a['segmentation'] for a in coco['annotations']]

@@ -1,6 +1,8 @@
-# PartImageNet (arXiv 2112.00933): data/PartImageNet/annotations/{train,val,test}.json (40 parts,
-# supercategory = one of 11 superclasses) and data/PartImageNet/images/{train,val,test}/.
-# Levels object (the superclass; its mask is the union of the parts) / part.
+# PartImageNet_Seg (arXiv 2112.00933, github TACJu/PartImageNet) as released:
+# data/PartImageNet/annotations/{train,val,test}/{split}.json (40 parts, supercategory = one of
+# 11 superclasses; annotations/{split}.json also read) and data/PartImageNet/images/{split}/.
+# Levels object (the superclass; its mask is the union of the parts) / part. The release's PNG
+# label maps (annotations/{split}/*.png, 40 = background) are read with label_source='png'.
 dataset_type = 'PartImageNetDataset'
 data_root = 'data/PartImageNet'
 superpixels = dict(type='Superpixels', area_per_superpixel=256)  # one per 16x16 pixels (1024 per 512x512 crop)

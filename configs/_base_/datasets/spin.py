@@ -1,6 +1,10 @@
-# SPIN (SubPartImageNet, arXiv 2407.09686): data/spin/annotations/spin_{split}_{wholes,parts,
-# subparts}.json and PartImageNet's pictures in data/spin/images/{train,val,test}/.
-# Levels object (11 superclasses; object_level='class' for the 158 classes) / part / subpart.
+# SPIN (SubPartImageNet, arXiv 2407.09686) as released (spin-api 1.0.0's layout):
+# data/spin/annotations/spin_{split}_{wholes,parts,subparts}.json and PartImageNet_Seg's pictures in
+# data/spin/images/{train,val,test}/. Levels object (11 superclasses; object_level='class' for
+# the 158 classes) / part / subpart. Masks are painted as spin-api paints them (file order, later
+# wins, iscrowd not looked at); spin-api's rasterize_dataset PNGs are read with
+# dataset=dict(label_source='png', png_dir='annotations'). `python tools/check_dataset.py spin
+# data/spin --split val` checks a local copy.
 dataset_type = 'SPINDataset'
 data_root = 'data/spin'
 superpixels = dict(type='Superpixels', area_per_superpixel=256)  # one per 16x16 pixels (1024 per 512x512 crop)
