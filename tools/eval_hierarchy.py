@@ -21,6 +21,12 @@ Prediction format (one PNG per image and level)::
 - ``tools/test.py CONFIG CKPT --out PRED_DIR`` with CAST's ``HierarchicalMetric`` writes exactly
   this layout.
 
+``--pred-format spin`` (SPIN only) reads predictions in spin-api's convention instead, the one of
+its ``rasterize_dataset``: ``PRED_DIR/{split}_{whole,part,subpart}/{file_name}.png`` (or
+``PRED_DIR/{whole,part,subpart}/``) holding category ids, background 158 / 40 / 0; whole-class
+ids are scored as their superclass under the default ``object_level='superclass'``. 255, where it
+is no category id, means no prediction.
+
 The ground truth comes from the dataset classes (``SPINDataset``, ``PartImageNetDataset``) with the
 ``LoadHierarchicalAnnotations`` transform; the scores and the printed tables are those of
 ``tools/test.py`` (the same ``HierarchicalMetric``). ``--write-gt-as-pred DIR`` writes the ground
@@ -40,6 +46,7 @@ from mmengine.utils import ProgressBar, mkdir_or_exist
 from PIL import Image
 
 import cast  # noqa: F401  registers the datasets, transforms and HierarchicalMetric
+from cast.datasets.masks import read_label_png
 from cast.evaluation import HierarchicalMetric
 from mmseg.registry import DATASETS
 
@@ -60,6 +67,9 @@ def parse_args(argv=None):
                         help="'mIoU', 'mIoU.{level}', 'SpCS', 'SpCS_{pair}' (e.g. SpCS_S2P), "
                         "'SeCS' (default: mIoU SpCS SeCS)")
     parser.add_argument('--levels', nargs='+', help='evaluate only these levels (default: all)')
+    parser.add_argument('--pred-format', choices=['ours', 'spin'], default='ours',
+                        help="'ours': class indices in PRED_DIR/{level}/ (default); 'spin': "
+                        "spin-api's category ids in PRED_DIR/{split}_{whole,part,subpart}/")
     parser.add_argument('--dataset-options', nargs='+', action=DictAction, default={},
                         metavar='KEY=VALUE',
                         help='more dataset arguments, e.g. object_level=class ann_dir=anns')
@@ -88,13 +98,30 @@ def sample_name(results):
     return osp.splitext(osp.basename(results['img_path']))[0]
 
 
-def read_prediction(path, shape, num_classes):
+def spin_format(dataset, pred_dir):
+    """Per level: (folder of spin-api-convention predictions, value -> class lookup table)."""
+    if not hasattr(dataset, 'PNG_FOLDERS'):
+        raise ValueError(f'--pred-format spin is the convention of SPIN; '
+                         f'{type(dataset).__name__} predictions use --pred-format ours')
+    out = {}
+    for level, folder in dataset.PNG_FOLDERS.items():
+        lut = dataset.specs[level].png_lut()
+        if lut[255] > 255:
+            lut[255] = 255  # no prediction
+        nested = osp.join(pred_dir, f'{dataset.split}_{folder}')
+        out[level] = (nested if osp.isdir(nested) else osp.join(pred_dir, folder), lut)
+    return out
+
+
+def read_prediction(path, shape, num_classes, lut=None):
     """Read and check one prediction PNG.
 
     Args:
         path (str): ``PRED_DIR/{level}/{file_name}.png``.
         shape (tuple): (H, W) of the ground truth.
         num_classes (int): N of the level; values must be in [0, N) or 255.
+        lut (np.ndarray, optional): (256,) stored value -> class index (--pred-format spin);
+            entries > 255 are values that must not occur. Default: None.
 
     Returns:
         np.ndarray: (H, W) uint8.
@@ -102,14 +129,7 @@ def read_prediction(path, shape, num_classes):
     if not osp.isfile(path):
         raise FileNotFoundError(f'prediction {path} does not exist (expected one PNG per image '
                                 'and level: PRED_DIR/{level}/{file_name}.png)')
-    with Image.open(path) as img:
-        if img.mode not in ('L', 'P'):
-            raise ValueError(f'prediction {path} has mode {img.mode}; expected a single-channel '
-                             '8-bit PNG (mode L or P) of class indices')
-        pred = np.array(img)
-    if pred.shape != tuple(shape):
-        raise ValueError(f'prediction {path} is {pred.shape[1]}x{pred.shape[0]} (WxH), the '
-                         f'image is {shape[1]}x{shape[0]}')
+    pred = read_label_png(path, lut, shape)
     bad = np.unique(pred[(pred >= num_classes) & (pred != 255)])
     if bad.size:
         raise ValueError(f'prediction {path} holds values {bad.tolist()[:10]} outside the '
@@ -142,6 +162,9 @@ def evaluate(args, logger):
         metric = HierarchicalMetric(hier_metrics=args.eval, levels=args.levels,
                                     classwise=args.classwise)
         metric.dataset_meta = meta  # raises now if the dataset cannot give a metric
+    sources = {level: (osp.join(args.pred_dir or '', level), None) for level in levels}
+    if args.pred_format == 'spin' and args.pred_dir:
+        sources.update(spin_format(dataset, args.pred_dir))
     logger.info(f'{args.dataset} {args.split}: {len(dataset)} images, levels {levels}')
     progress = ProgressBar(len(dataset))
     for index in range(len(dataset)):
@@ -157,8 +180,9 @@ def evaluate(args, logger):
                 write_label_map(osp.join(args.write_gt_as_pred, level, f'{name}.png'), gt)
             data_sample[key] = dict(data=torch.from_numpy(gt.astype(np.uint8)[None]))
             if metric is not None:
-                pred = read_prediction(osp.join(args.pred_dir, level, f'{name}.png'), gt.shape,
-                                       len(meta['level_classes'][level]))
+                folder, lut = sources[level]
+                pred = read_prediction(osp.join(folder, f'{name}.png'), gt.shape,
+                                       len(meta['level_classes'][level]), lut)
                 data_sample[f'pred_seg_{level}'] = dict(data=torch.from_numpy(pred[None]))
         if metric is not None:
             metric.process({}, [data_sample])
