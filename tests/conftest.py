@@ -20,6 +20,16 @@ def synthetic_spin_root(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def synthetic_imagenet_root(tmp_path_factory):
+    """A tiny synthetic ImageNet-layout folder: 8 train / 4 val images of 64-80 px in 6 class
+    folders."""
+    from cast.datasets.synthetic import generate_synthetic_imagenet
+    root = str(tmp_path_factory.mktemp('synthetic_imagenet'))
+    generate_synthetic_imagenet(root, num_train=8, num_val=4, seed=0, min_size=64, max_size=80)
+    return root
+
+
+@pytest.fixture(scope='session')
 def repo_root():
     return REPO_ROOT
 

@@ -1,6 +1,6 @@
 # A CPU-sized run of the supervised recipe (configs/cast/cast-s_deit_in1k.py) on the synthetic
 # ImageNet-layout folder labelled by superclass (Quadruped / Car / Fish):
-#   python -m cast.recognition.synthetic_imagenet data/synthetic_imagenet --label superclass \
+#   python -m cast.datasets.synthetic.imagenet data/synthetic_imagenet --label superclass \
 #       --num-train 600 --num-val 60 --seed 1 --min-size 96 --max-size 128
 #   python tools/train.py configs/demo/synthetic_cast_deit.py
 # A 96-dim CAST with one block per stage, 32/16/8/4 clusters, 96 px crops, about 80 superpixels

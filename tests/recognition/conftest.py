@@ -1,5 +1,5 @@
-"""Fixtures of the recognition tests: a tiny synthetic ImageNet-layout folder and the tiny
-training configs (tests/recognition/configs)."""
+"""Fixtures of the recognition tests: the tiny training configs (tests/recognition/configs);
+the synthetic ImageNet-layout folder is tests/conftest.py's."""
 import os.path as osp
 
 import pytest
@@ -7,15 +7,6 @@ import pytest
 import cast.recognition  # noqa: F401  (MMPretrain registrations, until cast/__init__ imports it)
 
 CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
-
-
-@pytest.fixture(scope='session')
-def synthetic_imagenet_root(tmp_path_factory):
-    """8 train / 4 val images of 64-80 px in 6 class folders."""
-    from cast.recognition import generate_synthetic_imagenet
-    root = str(tmp_path_factory.mktemp('synthetic_imagenet'))
-    generate_synthetic_imagenet(root, num_train=8, num_val=4, seed=0, min_size=64, max_size=80)
-    return root
 
 
 @pytest.fixture(scope='session')

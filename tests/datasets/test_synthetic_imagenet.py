@@ -7,7 +7,7 @@ import pytest
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS
 
-from cast.recognition import generate_synthetic_imagenet, synthetic_imagenet_classes
+from cast.datasets.synthetic import generate_synthetic_imagenet, synthetic_imagenet_classes
 
 
 def test_layout_read_by_mmpretrain_imagenet(synthetic_imagenet_root):

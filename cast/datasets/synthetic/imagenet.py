@@ -1,6 +1,6 @@
 """A small ImageNet-layout classification folder drawn from the synthetic scenes.
 
-The scenes of :class:`cast.datasets.synthetic.SceneGenerator` (quadrupeds, cars
+The scenes of :class:`~cast.datasets.synthetic.SceneGenerator` (quadrupeds, cars
 and fish, with parts and subparts, on textured backgrounds) labelled by the
 object with the largest visible area, written as MMPretrain's ``ImageNet``
 dataset reads them::
@@ -23,15 +23,13 @@ MMPretrain's ``ImageNet`` otherwise expects the 1000 ImageNet classes).
 Every class folder exists in every split, possibly empty.
 
 For the same ``seed`` the scenes differ from those of
-:func:`cast.datasets.synthetic.generate_synthetic_spin`, so a classifier
+:func:`~cast.datasets.synthetic.generate_synthetic_spin`, so a classifier
 trained here can be evaluated on a synthetic SPIN set without overlap.
 
-    python -m cast.recognition.synthetic_imagenet OUT_DIR [--num-train 600
+    python -m cast.datasets.synthetic.imagenet OUT_DIR [--num-train 600
         --num-val 60 --label superclass --min-size 80 --max-size 112]
 """
 import argparse
-import json
-import os
 import os.path as osp
 from typing import Dict, List, Tuple
 
@@ -40,11 +38,12 @@ import numpy as np
 from mmengine.logging import print_log
 from mmengine.utils import mkdir_or_exist
 
-from cast.datasets.synthetic import SYNTHETIC_TAXONOMY, SceneGenerator
+from .output import OutputFolder
+from .scenes import SceneGenerator
+from .taxonomy import SYNTHETIC_TAXONOMY
 
 GENERATOR_VERSION = 1
 LABELS = ('class', 'superclass')
-MANIFEST = 'synthetic_imagenet_manifest.json'
 # Offsets the random streams so that a seed never repeats a synthetic SPIN
 # scene (that generator uses [seed, split_index, index]).
 STREAM_OFFSET = 1000
@@ -80,25 +79,6 @@ def scene_label(scene: dict, label: str) -> str:
     return f'n9100000{index + 1}'
 
 
-def _check_out_dir(out_dir: str, params: dict) -> bool:
-    """True when ``out_dir`` already holds this exact dataset."""
-    manifest = osp.join(out_dir, MANIFEST)
-    if osp.isfile(manifest):
-        with open(manifest) as f:
-            old = json.load(f)
-        if {k: old.get(k) for k in params} != params:
-            raise FileExistsError(
-                f'{out_dir} holds a synthetic ImageNet made with other '
-                f'parameters ({manifest}: {old}); choose another folder, '
-                'nothing was overwritten')
-        return bool(old.get('complete'))
-    if osp.isdir(out_dir) and os.listdir(out_dir):
-        raise FileExistsError(
-            f'{out_dir} is not empty and has no {MANIFEST}: refusing to write '
-            'into a folder this generator did not make')
-    return False
-
-
 def generate_synthetic_imagenet(out_dir: str,
                                 num_train: int = 60,
                                 num_val: int = 12,
@@ -129,18 +109,18 @@ def generate_synthetic_imagenet(out_dir: str,
         raise ValueError(f'need num_train >= 1 and num_val >= 0, got '
                          f'{num_train}, {num_val}')
     generator = SceneGenerator(min_size, max_size)
-    params = dict(generator='cast.recognition.synthetic_imagenet',
+    params = dict(generator='cast.datasets.synthetic.imagenet',
                   version=GENERATOR_VERSION, seed=int(seed), label=label,
                   num_train=int(num_train), num_val=int(num_val),
                   min_size=int(min_size), max_size=int(max_size))
-    if _check_out_dir(out_dir, params):
+    folder = OutputFolder(out_dir, 'synthetic_imagenet', params)
+    if folder.state(owned=[osp.join('meta', f) for f in ('classes.txt', 'train.txt',
+                                                           'val.txt')]) == 'complete':
         print_log(f'synthetic ImageNet in {out_dir} is complete',
                   logger='current')
-        with open(osp.join(out_dir, MANIFEST)) as f:
-            return json.load(f)['counts']
+        return folder.read_manifest()['counts']
+    folder.start()
     mkdir_or_exist(osp.join(out_dir, 'meta'))
-    with open(osp.join(out_dir, MANIFEST), 'w') as f:
-        json.dump(dict(params, complete=False), f)
 
     index_of = {wnid: i for i, (wnid, _) in enumerate(classes)}
     counts = {wnid: 0 for wnid, _ in classes}
@@ -163,8 +143,7 @@ def generate_synthetic_imagenet(out_dir: str,
             f.writelines(lines)
     with open(osp.join(out_dir, 'meta', 'classes.txt'), 'w') as f:
         f.writelines(f'{name}\n' for _, name in classes)
-    with open(osp.join(out_dir, MANIFEST), 'w') as f:
-        json.dump(dict(params, complete=True, counts=counts), f)
+    folder.finish(counts=counts)
     print_log(f'synthetic ImageNet ({label}) written to {out_dir}: {counts}',
               logger='current')
     return counts
