@@ -117,6 +117,8 @@ def test_stray_child_warns_with_ids():
 
 
 def test_load_errors():
+    with pytest.raises(KeyError, match="needs 'seg_anns'.*x.jpg"):
+        LoadHierarchicalAnnotations()(dict(img_path='x.jpg', height=2, width=2, levels=LEVELS))
     wrong = dict(sample(), ori_shape=(20, 16))
     with pytest.raises(ValueError, match=r'x\.jpg is 20x16 \(HxW\) but its annotation says 12x16'):
         LoadHierarchicalAnnotations()(wrong)

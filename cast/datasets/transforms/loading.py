@@ -36,8 +36,8 @@ class LoadHierarchicalAnnotations(BaseTransform):
     wins, ``iscrowd`` not looked at), or label-map PNGs (``seg_pngs``, e.g. spin-api's
     ``rasterize_dataset`` output) mapped through ``seg_luts``. The maps have the annotation
     size (``height``, ``width``), so this may run before or after the image is resized (as
-    MMSeg's test pipelines do). Results without annotations (e.g. an image given to
-    ``mmseg.apis.inference_model``) pass through unchanged.
+    MMSeg's test pipelines do). Results without annotations and levels (an image given to
+    ``mmseg.apis.inference_model`` or ``MMSegInferencer``) pass through unchanged.
 
     With ``warn_stray=True`` a child annotation lying mostly (> half its pixels) on its parent
     level's background (e.g. the parent's polygon is degenerate) is reported once per image in
@@ -80,9 +80,13 @@ class LoadHierarchicalAnnotations(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         source = 'seg_pngs' if 'seg_pngs' in results else 'seg_anns'
-        if source not in results:
-            return results  # no annotations: an image to predict on
         where = results.get('img_path') or f"image {results.get('img_id')}"
+        if source not in results and 'levels' not in results:
+            return results  # a bare image to predict on (mmseg.apis, MMSegInferencer)
+        if source not in results:
+            raise KeyError(f"LoadHierarchicalAnnotations needs 'seg_anns' or 'seg_pngs' (level "
+                           f'-> annotations) in the results of {where}; use it with '
+                           'SPINDataset / PartImageNetDataset')
         height, width = int(results['height']), int(results['width'])
         if 'ori_shape' in results and tuple(results['ori_shape'][:2]) != (height, width):
             raise ValueError(f'{where} is {results["ori_shape"][0]}x{results["ori_shape"][1]} '
