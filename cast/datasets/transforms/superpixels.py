@@ -135,7 +135,7 @@ class Superpixels(BaseTransform):
       (OpenCV uses at least 2), prior 2, 5 histogram bins, 15 iterations; its
       MoCo v3 setting is ``histogram_bins=15, max_iter=20``. SEEDS returns
       a regular grid's worth of superpixels (e.g. exactly 196 at 224x224 and
-      1024 at 512x512), about 4x slower than fast-slic
+      1024 at 512x512) and is 2-6x slower than fast-slic
       (``benchmarks/superpixels.py``).
 
     Either may return fewer segments than requested and labels with gaps
