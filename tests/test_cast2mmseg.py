@@ -151,11 +151,21 @@ def test_already_converted_is_returned(fixture):
     wrapped['decode_head.conv_seg.weight'] = torch.zeros(1)
     again, report = convert_cast_checkpoint(dict(state_dict=wrapped))
     assert set(again) == set(state_dict)
-    assert report['dropped'] == []
-    assert set(report['decode_head']) == {'conv_seg.weight'}
-    wrapped['auxiliary_head.conv_seg.weight'] = torch.zeros(1)
-    _, report = convert_cast_checkpoint(dict(state_dict=wrapped))
+    # only a Segmenter model's neck and head are kept beside the backbone
+    assert report['dropped'] == ['decode_head.conv_seg.weight']
+    assert not report['decode_head'] and not report['neck']
+    segmenter = dict(wrapped)
+    del segmenter['decode_head.conv_seg.weight']
+    head = {'cls_emb': torch.zeros(1, 3, 48), 'dec_proj.weight': torch.zeros(
+        48, 48), 'patch_proj.weight': torch.zeros(48, 48)}
+    segmenter.update({'decode_head.' + k: v for k, v in head.items()})
+    segmenter.update({'neck.norm.weight': torch.ones(192),
+                      'neck.proj.weight': torch.zeros(48, 192)})
+    segmenter['auxiliary_head.conv_seg.weight'] = torch.zeros(1)
+    _, report = convert_cast_checkpoint(dict(state_dict=segmenter))
     assert report['dropped'] == ['auxiliary_head.conv_seg.weight']
+    assert set(report['decode_head']) == set(head)
+    assert set(report['neck']) == {'norm.weight', 'proj.weight'}
 
 
 def test_bad_checkpoints_raise(fixture, tool_main, tmp_path):

@@ -267,10 +267,20 @@ def convert_cast_checkpoint(
                            decode_head=decode_head)
 
 
+def _is_fusion_neck(keys) -> bool:
+    return bool(keys) and all(k.startswith(('norm.', 'proj.')) for k in keys)
+
+
+def _is_segmenter_head(keys) -> bool:
+    return {'cls_emb', 'dec_proj.weight', 'patch_proj.weight'} <= set(keys)
+
+
 def _split_converted(state: Dict[str, torch.Tensor], prefix: str):
     """A state dict in our layout: the backbone under ``prefix``, and for a
-    segmentor (``prefix`` = '[...]backbone.') its ``neck.`` and
-    ``decode_head.`` beside it."""
+    Segmenter model (``prefix`` = '[...]backbone.') its ``neck.``
+    (:class:`BlockFusionNeck`) and ``decode_head.``
+    (:class:`SuperpixelSegmenterHead`) beside it; other necks and heads
+    (UperNet, a MoCo projector) are dropped."""
     parts = dict(backbone=OrderedDict(), neck=OrderedDict(),
                  decode_head=OrderedDict())
     wrapper = (prefix[:-len('backbone.')] if prefix.endswith('backbone.')
@@ -287,6 +297,11 @@ def _split_converted(state: Dict[str, torch.Tensor], prefix: str):
                 break
         else:
             dropped.append(key)
+    for part, check in (('neck', _is_fusion_neck),
+                        ('decode_head', _is_segmenter_head)):
+        if parts[part] and not check(list(parts[part])):
+            dropped += [f'{wrapper}{part}.{k}' for k in parts[part]]
+            parts[part] = OrderedDict()
     backbone = parts['backbone']
     return backbone, dict(
         prefix=prefix, depths=None, dropped=dropped, neck=parts['neck'],
