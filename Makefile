@@ -33,8 +33,16 @@ $(STAMP): $(REQS) Makefile
 	$(BIN)/pip install -q -r requirements/runtime.txt -r requirements/tests.txt
 	@# spin-api (SPIN's own loader, compared against in the tests) without its unpinned OpenCV.
 	$(BIN)/pip install -q --no-deps spin-dataset-api==$(SPIN_API_VERSION)
+	@# OpenCV: mmcv and mmengine pull the plain opencv-python; SEEDS needs the contrib build.
+	@# Both write the same cv2/ files (the last installed wins, uninstalling one deletes the
+	@# other's), so the plain build goes and the contrib build is (re)installed over the gap.
+	-$(BIN)/pip uninstall -q -y opencv-python opencv-python-headless 2>/dev/null
+	$(BIN)/python -c "import cv2; cv2.ximgproc.createSuperpixelSEEDS" 2>/dev/null || \
+	  $(BIN)/pip install -q --force-reinstall --no-deps \
+	    "$$(grep -E '^opencv-contrib-python==' requirements/runtime.txt)"
 	$(BIN)/pip install -q --no-build-isolation --no-deps -e .
-	$(BIN)/python -c "import cast, mmseg.models, mmpretrain.models, dgl, fast_slic, pycocotools, spin"
+	$(BIN)/python -c "import cast, mmseg.models, mmpretrain.models, dgl, fast_slic, pycocotools, spin, \
+	  cv2; cv2.ximgproc.createSuperpixelSEEDS"
 	touch $(STAMP)
 
 DEMO_CONFIG ?= configs/demo/synthetic_spin.py

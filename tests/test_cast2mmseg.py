@@ -8,9 +8,10 @@ from collections import OrderedDict
 
 import pytest
 import torch
-from mmpretrain.models.utils import resize_pos_embed
 
+import cast  # noqa: F401  (first: makes torchvision importable for mmpretrain)
 from cast.backbones import CAST
+from mmpretrain.models.utils import resize_pos_embed
 from cast.backbones.checkpoint_converter import convert_cast_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -57,7 +58,8 @@ def build(fixture, variant, checkpoint=None, img_size=None, **kwargs):
         seg=dict(pos_embed_type='learned', feature_resize='bilinear'))
     init_cfg = None
     if checkpoint is not None:
-        init_cfg = dict(type='Pretrained', checkpoint=checkpoint)
+        init_cfg = dict(type='Pretrained', checkpoint=checkpoint,
+                        prefix='backbone.')
     model = CAST(arch=fixture['arch'], num_clusters=fixture['num_clusters'],
                  img_size=img_size or fixture[variant]['img_size'],
                  init_cfg=init_cfg, **variant_args[variant], **kwargs)
@@ -76,7 +78,9 @@ def test_convert_and_load_through_init_cfg(fixture, tool_main, tmp_path,
     tool_main([str(src), str(dst)])
 
     converted = torch.load(dst, weights_only=True)
-    state_dict = converted['state_dict']
+    state_dict = {k[len('backbone.'):]: v
+                  for k, v in converted['state_dict'].items()
+                  if k.startswith('backbone.')}
     assert converted['meta']['depths'] == fixture['arch']['num_layers']
     model = build(fixture, variant, checkpoint=str(dst))
     ours = model.state_dict()
@@ -104,7 +108,13 @@ def test_each_block_kept_once(fixture):
     assert torch.equal(state_dict['stages.3.blocks.0.ln1.weight'],
                        raw['blocks.4.norm1.weight'])
     assert report['pos_embed_type'] == 'learned'
-    assert 'block_fusion.proj_blocks.2.weight' in report['dropped']
+    # block_fusion goes to the neck, nothing of it is dropped
+    assert not [k for k in report['dropped'] if 'block_fusion' in k]
+    assert torch.equal(report['neck']['proj.weight'],
+                       raw['block_fusion.proj_blocks.2.weight'])
+    assert set(report['neck']) == {
+        'norm.weight', 'norm.bias', 'norm.running_mean', 'norm.running_var',
+        'norm.num_batches_tracked', 'proj.weight', 'proj.bias'}
 
 
 def test_position_table_resized_for_another_grid(fixture, tool_main,
@@ -122,7 +132,7 @@ def test_position_table_resized_for_another_grid(fixture, tool_main,
     resized = tmp_path / 'resized.pth'
     tool_main([str(src), str(resized), '--img-size', '96'])
     state_dict = torch.load(resized, weights_only=True)['state_dict']
-    torch.testing.assert_close(state_dict['pos_embed'], expected)
+    torch.testing.assert_close(state_dict['backbone.pos_embed'], expected)
 
 
 def test_depths_needed_without_stage_views(fixture):
@@ -141,7 +151,21 @@ def test_already_converted_is_returned(fixture):
     wrapped['decode_head.conv_seg.weight'] = torch.zeros(1)
     again, report = convert_cast_checkpoint(dict(state_dict=wrapped))
     assert set(again) == set(state_dict)
+    # only a Segmenter model's neck and head are kept beside the backbone
     assert report['dropped'] == ['decode_head.conv_seg.weight']
+    assert not report['decode_head'] and not report['neck']
+    segmenter = dict(wrapped)
+    del segmenter['decode_head.conv_seg.weight']
+    head = {'cls_emb': torch.zeros(1, 3, 48), 'dec_proj.weight': torch.zeros(
+        48, 48), 'patch_proj.weight': torch.zeros(48, 48)}
+    segmenter.update({'decode_head.' + k: v for k, v in head.items()})
+    segmenter.update({'neck.norm.weight': torch.ones(192),
+                      'neck.proj.weight': torch.zeros(48, 192)})
+    segmenter['auxiliary_head.conv_seg.weight'] = torch.zeros(1)
+    _, report = convert_cast_checkpoint(dict(state_dict=segmenter))
+    assert report['dropped'] == ['auxiliary_head.conv_seg.weight']
+    assert set(report['decode_head']) == set(head)
+    assert set(report['neck']) == {'norm.weight', 'proj.weight'}
 
 
 def test_bad_checkpoints_raise(fixture, tool_main, tmp_path):

@@ -1,4 +1,4 @@
-"""Rename official CAST checkpoints (twke18/CAST) to :class:`CAST` keys.
+"""Rename official CAST checkpoints (twke18/CAST) to this project's keys.
 
 Accepted layouts (the encoder is found by its ConvStem key
 ``<prefix>patch_embed.proj.0.weight``):
@@ -9,13 +9,17 @@ Accepted layouts (the encoder is found by its ConvStem key
 - DeiT: ``{'model': {...}}`` with the encoder keys at the top level.
 - Segmenter fine-tuning: ``{'model': {'encoder.*', 'decoder.*'}}``.
 - A bare state dict of any of these, or one already in our layout (keys
-  ``[backbone.]patch_embed.convs.0.conv.weight`` ...), returned unchanged.
+  ``[backbone.]patch_embed.convs.0.conv.weight`` ..., with a ``neck.`` of
+  :class:`~cast.necks.BlockFusionNeck` beside ``backbone.``).
 
 The reference lists every transformer block twice, as ``blocks.N`` and as its
 stage view ``blocks{1..4}.M``; both must hold equal tensors and one copy is
-kept. Keys outside the backbone (classification or projection heads, the
-Segmenter decoder and the reference's ``block_fusion``, the momentum encoder)
-are dropped and listed in the report; an unknown encoder key is an error.
+kept. The encoder's ``block_fusion`` (segmentation models, ``cast_seg*.py``)
+becomes the keys of :class:`~cast.necks.BlockFusionNeck` (``norm.*``,
+``proj.*``); the Segmenter decoder becomes the keys of
+:class:`~cast.heads.SuperpixelSegmenterHead`. Other keys outside the backbone
+(classification or projection heads, the momentum encoder) are dropped and
+listed in the report; an unknown encoder or decoder key is an error.
 """
 import math
 import re
@@ -29,8 +33,21 @@ from mmpretrain.models.utils import (build_2d_sincos_position_embedding,
 STEM_KEY = 'patch_embed.proj.0.weight'
 OUR_STEM_KEY = 'patch_embed.convs.0.conv.weight'
 # Encoder keys that are not part of the backbone.
-NON_BACKBONE = ('head.', 'head_dist.', 'pre_logits.', 'block_fusion.',
-                'dist_token', 'fc.')
+NON_BACKBONE = ('head.', 'head_dist.', 'pre_logits.', 'dist_token', 'fc.')
+# The reference's BlockFusion: proj_blocks = (BatchNorm1d wrapper, Dropout,
+# Linear) -> BlockFusionNeck's norm and proj.
+FUSION_RENAMES = (('block_fusion.proj_blocks.0.norm.', 'norm.'),
+                  ('block_fusion.proj_blocks.2.', 'proj.'))
+# The reference's Segmenter MaskTransformer -> SegmenterMaskTransformerHead.
+DECODER_RENAMES = (('cls_emb', 'cls_emb'), ('proj_dec.', 'dec_proj.'),
+                   ('decoder_norm.', 'decoder_norm.'),
+                   ('mask_norm.', 'mask_norm.'))
+DECODER_BLOCK_RENAMES = (('norm1.', 'ln1.'), ('norm2.', 'ln2.'),
+                         ('attn.qkv.weight', 'attn.attn.in_proj_weight'),
+                         ('attn.qkv.bias', 'attn.attn.in_proj_bias'),
+                         ('attn.proj.', 'attn.attn.out_proj.'),
+                         ('mlp.fc1.', 'ffn.layers.0.0.'),
+                         ('mlp.fc2.', 'ffn.layers.1.'))
 BLOCK_RENAMES = (('norm1.', 'ln1.'), ('norm2.', 'ln2.'),
                  ('mlp.fc1.', 'ffn.layers.0.0.'),
                  ('mlp.fc2.', 'ffn.layers.1.'), ('attn.qkv.', 'attn.qkv.'),
@@ -109,25 +126,36 @@ def convert_cast_checkpoint(
             table when loading, so this is optional.
 
     Returns:
-        tuple: the converted state dict and a report dict with ``prefix``,
-        ``depths``, ``pos_embed_type`` ('learned' or 'sincos') and
-        ``dropped`` (list of dropped keys).
+        tuple: the converted backbone state dict and a report dict with
+        ``prefix``, ``depths``, ``pos_embed_type`` ('learned' or 'sincos'),
+        ``neck`` and ``decode_head`` (state dicts of
+        :class:`~cast.necks.BlockFusionNeck` and
+        :class:`~cast.heads.SuperpixelSegmenterHead`, empty when the
+        checkpoint has no ``block_fusion`` or decoder) and ``dropped`` (list
+        of dropped keys).
     """
     state = unwrap_state_dict(checkpoint)
     keys = list(state)
     ours = _find_prefix(keys, OUR_STEM_KEY)
     if ours is not None and _find_prefix(keys, STEM_KEY) is None:
-        converted = OrderedDict(
-            (k[len(ours):], v) for k, v in state.items() if k.startswith(ours))
-        dropped = [k for k in keys if not k.startswith(ours)]
-        return converted, dict(prefix=ours, depths=None, dropped=dropped,
-                               pos_embed_type='learned' if 'pos_embed'
-                               in converted else 'sincos')
+        return _split_converted(state, ours)
     prefix = _find_prefix(keys, STEM_KEY)
     if prefix is None:
         raise KeyError(f'no CAST encoder found: no key ends with {STEM_KEY!r} '
                        f'(first keys: {keys[:5]})')
-    dropped = [k for k in keys if not k.startswith(prefix)]
+    neck, decode_head = OrderedDict(), OrderedDict()
+    decoder = (prefix[:-len('encoder.')] + 'decoder.'
+               if prefix == 'encoder.' or prefix.endswith('.encoder.') else
+               None)
+    dropped = []
+    for key, value in state.items():
+        if key.startswith(prefix):
+            continue
+        if decoder is not None and key.startswith(decoder):
+            name, value = _rename_decoder(key[len(decoder):], value, key)
+            decode_head[name] = value
+        else:
+            dropped.append(key)
     encoder = OrderedDict(
         (k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
 
@@ -171,6 +199,9 @@ def convert_cast_checkpoint(
         where = prefix + key
         if key.startswith(NON_BACKBONE):
             dropped.append(where)
+            continue
+        if key.startswith('block_fusion.'):
+            neck[_rename(key, FUSION_RENAMES, 'block_fusion', where)] = value
             continue
         if key in ('cls_token', 'norm.weight', 'norm.bias'):
             converted[key] = value
@@ -232,7 +263,79 @@ def convert_cast_checkpoint(
     else:
         pos_embed_type = 'sincos'
     return converted, dict(prefix=prefix, depths=depths, dropped=dropped,
-                           pos_embed_type=pos_embed_type)
+                           pos_embed_type=pos_embed_type, neck=neck,
+                           decode_head=decode_head)
+
+
+def _is_fusion_neck(keys) -> bool:
+    return bool(keys) and all(k.startswith(('norm.', 'proj.')) for k in keys)
+
+
+def _is_segmenter_head(keys) -> bool:
+    return {'cls_emb', 'dec_proj.weight', 'patch_proj.weight'} <= set(keys)
+
+
+def _split_converted(state: Dict[str, torch.Tensor], prefix: str):
+    """A state dict in our layout: the backbone under ``prefix``, and for a
+    Segmenter model (``prefix`` = '[...]backbone.') its ``neck.``
+    (:class:`BlockFusionNeck`) and ``decode_head.``
+    (:class:`SuperpixelSegmenterHead`) beside it; other necks and heads
+    (UperNet, a MoCo projector) are dropped."""
+    parts = dict(backbone=OrderedDict(), neck=OrderedDict(),
+                 decode_head=OrderedDict())
+    wrapper = (prefix[:-len('backbone.')] if prefix.endswith('backbone.')
+               else None)
+    dropped = []
+    for key, value in state.items():
+        if key.startswith(prefix):
+            parts['backbone'][key[len(prefix):]] = value
+            continue
+        for part in ('neck', 'decode_head'):
+            head = f'{wrapper}{part}.'
+            if wrapper is not None and key.startswith(head):
+                parts[part][key[len(head):]] = value
+                break
+        else:
+            dropped.append(key)
+    for part, check in (('neck', _is_fusion_neck),
+                        ('decode_head', _is_segmenter_head)):
+        if parts[part] and not check(list(parts[part])):
+            dropped += [f'{wrapper}{part}.{k}' for k in parts[part]]
+            parts[part] = OrderedDict()
+    backbone = parts['backbone']
+    return backbone, dict(
+        prefix=prefix, depths=None, dropped=dropped, neck=parts['neck'],
+        decode_head=parts['decode_head'],
+        pos_embed_type='learned' if 'pos_embed' in backbone else 'sincos')
+
+
+def _rename(key: str, renames: Sequence[Tuple[str, str]], what: str,
+            where: str) -> str:
+    for old, new in renames:
+        if key.startswith(old):
+            return new + key[len(old):]
+    raise KeyError(f'unknown {what} key {where!r}')
+
+
+def _rename_decoder(key: str, value: torch.Tensor,
+                    where: str) -> Tuple[str, torch.Tensor]:
+    """One key of the reference's Segmenter decoder (``MaskTransformer``)
+    as a key of MMSeg's ``SegmenterMaskTransformerHead``.
+
+    The reference multiplies ``patches @ proj_patch`` by a (C, C) parameter;
+    MMSeg's ``patch_proj`` is a Linear, whose weight is its transpose (same
+    for ``proj_classes``). The reference's fused ``qkv`` is ordered q, k, v
+    like ``nn.MultiheadAttention``'s ``in_proj``.
+    """
+    if key in ('proj_patch', 'proj_classes'):
+        name = 'patch_proj' if key == 'proj_patch' else 'classes_proj'
+        return f'{name}.weight', value.t().contiguous()
+    match = re.fullmatch(r'blocks\.(\d+)\.(.+)', key)
+    if match:
+        rest = _rename(match.group(2), DECODER_BLOCK_RENAMES,
+                       'Segmenter decoder block', where)
+        return f'layers.{match.group(1)}.{rest}', value
+    return _rename(key, DECODER_RENAMES, 'Segmenter decoder', where), value
 
 
 def summarize(report: dict) -> List[str]:
@@ -251,6 +354,9 @@ def summarize(report: dict) -> List[str]:
     lines = [f'encoder prefix: {prefix!r}',
              f"depths: {report['depths']}",
              f"position embedding: {report['pos_embed_type']}",
+             f"neck (block_fusion): {len(report.get('neck', {}))} keys",
+             'decode_head (Segmenter decoder): '
+             f"{len(report.get('decode_head', {}))} keys",
              f"dropped {len(report['dropped'])} keys:"]
     lines += [f'  {head}* ({n})' for head, n in groups.items()]
     return lines

@@ -1,6 +1,7 @@
 """Image classifier whose backbone takes superpixels (CAST)."""
 from typing import List, Optional
 
+import torch
 from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -30,11 +31,32 @@ class CASTImageClassifier(ImageClassifier):
     images and labels only: every image keeps the superpixels of its own
     (unmixed) view, as in the reference DeiT training.
 
+    Linear probing (``freeze_backbone=True``, the MoCo v3 protocol of the
+    reference's ``main_lincls_suppix.py``): the backbone gets no gradient and
+    stays in eval mode while training (BatchNorm statistics and dropout
+    untouched), so only the neck and head learn.
+
     Args:
-        See :class:`mmpretrain.models.ImageClassifier`; the backbone must take
-        ``(inputs, superpixels)``, e.g. ``dict(type='CAST',
-        out_type='cls_token')``.
+        freeze_backbone (bool): freeze the backbone as above. Defaults to
+            False.
+        **kwargs: see :class:`mmpretrain.models.ImageClassifier`; the backbone
+            must take ``(inputs, superpixels)``, e.g. ``dict(type='CAST',
+            out_type='cls_token')``.
     """
+
+    def __init__(self, *args, freeze_backbone: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.freeze_backbone = freeze_backbone
+        if freeze_backbone:
+            for param in self.backbone.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        """Set the mode; a frozen backbone stays in eval mode."""
+        super().train(mode)
+        if self.freeze_backbone:
+            self.backbone.eval()
+        return self
 
     def forward(self,
                 inputs: Tensor,
@@ -69,7 +91,9 @@ class CASTImageClassifier(ImageClassifier):
                              '"backbone", "neck" and "pre_logits"')
         if superpixels is None:
             superpixels = stack_superpixels(data_samples, inputs)
-        x = self.backbone(inputs, superpixels)
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and not self.freeze_backbone):
+            x = self.backbone(inputs, superpixels)
         if stage == 'backbone':
             return x
         if self.with_neck:

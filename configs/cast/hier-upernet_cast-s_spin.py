@@ -16,7 +16,7 @@ levels = ('object', 'part', 'subpart')
 num_classes = [12, 41, 204]  # ordered like levels, background included
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
     decode_head=dict(levels=levels, num_classes=num_classes),
     auxiliary_head=dict(levels=levels, num_classes=num_classes),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))

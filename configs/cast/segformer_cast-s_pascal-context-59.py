@@ -7,7 +7,7 @@ crop_size = (480, 480)
 checkpoint = 'pretrain/cast-s_deit.pth'
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
     decode_head=dict(num_classes=59),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(320, 320)))
 train_dataloader = dict(batch_size=2)

@@ -2,6 +2,8 @@
 _base_ = ['./upernet_cast-s_ade20k.py']
 checkpoint = 'pretrain/cast-b_deit.pth'
 model = dict(
-    backbone=dict(arch='base', init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
+    backbone=dict(
+        arch='base',
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
     decode_head=dict(in_channels=[768, 768, 768, 768]),
     auxiliary_head=dict(in_channels=768))

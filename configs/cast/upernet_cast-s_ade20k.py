@@ -1,6 +1,6 @@
 # UperNet + CAST-S on ADE20K, 512x512 crops, 160k iterations, 8 GPUs x 2 images.
 #   tools/dist_train.sh configs/cast/upernet_cast-s_ade20k.py 8
-# The backbone starts from the DeiT-trained CAST-S, converted with
+# The backbone starts from the DeiT-trained CAST-S (keys under `backbone.`), converted with
 #   python tools/model_converters/cast2mmseg.py <official .pth> pretrain/cast-s_deit.pth
 _base_ = [
     '../_base_/models/upernet_cast.py', '../_base_/datasets/ade20k_superpixels.py',
@@ -10,6 +10,6 @@ crop_size = (512, 512)
 checkpoint = 'pretrain/cast-s_deit.pth'
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
 train_dataloader = dict(batch_size=2)

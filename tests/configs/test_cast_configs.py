@@ -17,7 +17,7 @@ import cast  # noqa: F401
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'cast', '*_ade20k.py')) +
-                 glob.glob(osp.join(REPO, 'configs', 'cast', '*_pascal-context-59.py')))
+                 glob.glob(osp.join(REPO, 'configs', 'cast', '*_pascal-context*.py')))
 CROP = (64, 64)
 
 
@@ -94,6 +94,8 @@ def shrink(cfg, data_root, work_dir):
                 step.scale = (128, 64)
             if step.type == 'RandomCrop':
                 step.crop_size = CROP
+            if step.type == 'Pad':
+                step.size = CROP
     cfg.train_cfg.update(max_iters=1, val_interval=1)
     cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
     cfg.default_hooks.checkpoint.interval = 1

@@ -66,8 +66,8 @@ def backbone_keys(path):
 
 def seg_backbone(repo_root, checkpoint, prefix='backbone.', **overrides):
     """The backbone of configs/cast/upernet_cast-s_ade20k.py, shrunk to the tiny arch and
-    initialised from ``checkpoint`` the way a user would (init_cfg, with ``prefix`` for our
-    training checkpoints, without for converted ones)."""
+    initialised from ``checkpoint`` the way a user would (init_cfg with ``prefix``: our
+    training checkpoints and converted ones both keep the backbone under ``backbone.``)."""
     cfg = Config.fromfile(osp.join(repo_root, 'configs/cast/upernet_cast-s_ade20k.py'))
     init_cfg = dict(type='Pretrained', checkpoint=checkpoint)
     if prefix:
@@ -123,14 +123,14 @@ def test_deit_checkpoint_initialises_segmentation(deit_ckpt, repo_root, tmp_path
                                      num_extra_tokens=1)
         torch.testing.assert_close(ours[key], value, msg=key)
     # The converter takes our checkpoints too (the backbone under 'backbone.') and writes the
-    # form the segmentation configs load without a prefix.
+    # form the segmentation configs load (the backbone under `backbone.`).
     converted, report = convert_cast_checkpoint(torch.load(deit_ckpt, weights_only=True))
     assert set(converted) == set(source) and report['prefix'] == 'backbone.'
     assert report['pos_embed_type'] == 'learned'
     tool = runpy.run_path(osp.join(repo_root, 'tools/model_converters/cast2mmseg.py'))['main']
     dst = str(tmp_path / 'cast-s_deit.pth')
     tool([deit_ckpt, dst])
-    again = seg_backbone(repo_root, dst, prefix=None).state_dict()
+    again = seg_backbone(repo_root, dst).state_dict()
     assert all(torch.equal(again[k], v) for k, v in ours.items())
 
 

@@ -1,4 +1,6 @@
-"""Tests of the ``Superpixels`` transform (fast-slic on the final crop)."""
+"""Tests of the ``Superpixels`` transform (fast-slic or OpenCV SEEDS on the
+final crop)."""
+import cv2
 import numpy as np
 import pytest
 from mmcv.transforms import Compose
@@ -6,7 +8,10 @@ from mmcv.transforms import Compose
 from mmseg.registry import TRANSFORMS
 
 from cast.datasets.transforms.superpixels import (Superpixels,
-                                                   relabel_consecutive)
+                                                   relabel_consecutive,
+                                                   seeds_grid)
+
+METHODS = ['slic', 'seeds']
 
 
 def textured_image(h=64, w=48, seed=0):
@@ -39,10 +44,17 @@ def assert_contiguous(sp):
 def test_registered_and_repr():
     t = TRANSFORMS.build(dict(type='Superpixels', compactness=20))
     assert isinstance(t, Superpixels)
-    assert repr(t) == ("Superpixels(area_per_superpixel=256, "
+    assert repr(t) == ("Superpixels(method='slic', area_per_superpixel=256, "
                        "num_superpixels=None, compactness=20, "
                        "min_size_factor=0.25, max_iter=10, "
                        "channel_order='bgr', num_threads=1)")
+    t = TRANSFORMS.build(
+        dict(type='Superpixels', method='seeds', histogram_bins=15,
+             max_iter=20, num_superpixels=196))
+    assert repr(t) == ("Superpixels(method='seeds', area_per_superpixel=256,"
+                       " num_superpixels=196, num_levels=1, prior=2, "
+                       "histogram_bins=15, max_iter=20, double_step=False, "
+                       "channel_order='bgr')")
 
 
 def test_requested_count_follows_crop_area():
@@ -58,22 +70,27 @@ def test_requested_count_follows_crop_area():
         Superpixels(area_per_superpixel=1).requested_count(256, 256)
 
 
-def test_counts_shape_dtype_contiguity():
+@pytest.mark.parametrize('method', METHODS)
+def test_counts_shape_dtype_contiguity(method):
     img = textured_image()
-    results = Superpixels()(dict(img=img))
+    results = Superpixels(method=method)(dict(img=img))
     sp = results['superpixels']
     assert sp.shape == img.shape[:2]
     assert_contiguous(sp)
     assert 1 <= sp.max() + 1 <= 12
     assert sp.max() + 1 >= 6  # a textured image gets most of what it asked
 
-    sp8 = Superpixels(num_superpixels=4)(dict(img=img))['superpixels']
-    assert_contiguous(sp8)
-    assert sp8.max() + 1 <= 4
+    sp4 = Superpixels(num_superpixels=4, method=method)(
+        dict(img=img))['superpixels']
+    assert_contiguous(sp4)
+    # fast-slic gives at most what it is asked; OpenCV's SEEDS at least 10
+    expected = 4 if method == 'slic' else seeds_grid(64, 48, 4, 1)
+    assert sp4.max() + 1 <= expected
 
 
+@pytest.mark.parametrize('method', METHODS)
 @pytest.mark.parametrize('kind', ['flat', 'noise', 'tiny', 'wide'])
-def test_degenerate_images_never_assume_requested_count(kind):
+def test_degenerate_images_never_assume_requested_count(kind, method):
     rng = np.random.default_rng(1)
     img = {
         'flat': np.full((48, 48, 3), 128, np.uint8),
@@ -81,7 +98,8 @@ def test_degenerate_images_never_assume_requested_count(kind):
         'tiny': rng.integers(0, 256, (3, 2, 3), dtype=np.uint8),
         'wide': rng.integers(0, 256, (1, 40, 3), dtype=np.uint8),
     }[kind]
-    sp = Superpixels(area_per_superpixel=16)(dict(img=img))['superpixels']
+    sp = Superpixels(area_per_superpixel=16, method=method)(
+        dict(img=img))['superpixels']
     assert sp.shape == img.shape[:2]
     assert_contiguous(sp)
 
@@ -92,19 +110,22 @@ def test_relabel_fills_gaps():
         relabel_consecutive(labels), np.array([[1, 2], [2, 0]]))
 
 
-def test_deterministic():
+@pytest.mark.parametrize('method', METHODS)
+def test_deterministic(method):
     img = textured_image(seed=3)
-    t = Superpixels(area_per_superpixel=64)
+    t = Superpixels(area_per_superpixel=64, method=method)
     a = t(dict(img=img.copy()))['superpixels']
     b = t(dict(img=img.copy()))['superpixels']
     np.testing.assert_array_equal(a, b)
 
 
-def test_channel_order_grey_and_float_inputs():
+@pytest.mark.parametrize('method', METHODS)
+def test_channel_order_grey_and_float_inputs(method):
     bgr = textured_image(seed=4)
     rgb = np.ascontiguousarray(bgr[..., ::-1])
-    t_bgr = Superpixels(area_per_superpixel=64)
-    t_rgb = Superpixels(area_per_superpixel=64, channel_order='rgb')
+    t_bgr = Superpixels(area_per_superpixel=64, method=method)
+    t_rgb = Superpixels(area_per_superpixel=64, channel_order='rgb',
+                        method=method)
     np.testing.assert_array_equal(t_bgr(dict(img=bgr))['superpixels'],
                                   t_rgb(dict(img=rgb))['superpixels'])
     # float images are clipped and cast; grey images repeated to 3 channels
@@ -117,8 +138,9 @@ def test_channel_order_grey_and_float_inputs():
         t_bgr(dict(img=np.repeat(grey[..., None], 3, 2)))['superpixels'])
 
 
+@pytest.mark.parametrize('method', METHODS)
 @pytest.mark.parametrize('flip', [False, True])
-def test_boundaries_follow_image_edges_after_flip(flip):
+def test_boundaries_follow_image_edges_after_flip(flip, method):
     """Superpixels run after RandomFlip in the pipeline: on the flipped crop
     no superpixel may straddle the (flipped) colour edge, and every
     superpixel lies inside one (flipped) ground-truth region."""
@@ -127,7 +149,7 @@ def test_boundaries_follow_image_edges_after_flip(flip):
         TRANSFORMS.build(t) for t in [
             dict(type='RandomFlip', prob=1.0 if flip else 0.0,
                  direction='horizontal'),
-            dict(type='Superpixels', area_per_superpixel=64),
+            dict(type='Superpixels', area_per_superpixel=64, method=method),
         ]
     ])
     results = pipeline(
@@ -146,6 +168,74 @@ def test_boundaries_follow_image_edges_after_flip(flip):
         assert len(np.unique(out_gt[inside])) == 1
 
 
+def reference_seeds(rgb, n, bins, iterations):
+    """What the reference computes (twke18/CAST datasets_seeds.py): SEEDS on
+    the RGB image converted to CIELAB, labels as OpenCV returns them."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    seeds = cv2.ximgproc.createSuperpixelSEEDS(
+        rgb.shape[1], rgb.shape[0], 3, num_superpixels=n, num_levels=1,
+        prior=2, histogram_bins=bins, double_step=False)
+    seeds.iterate(lab, num_iterations=iterations)
+    return seeds.getLabels()
+
+
+@pytest.mark.parametrize('size,n,bins,iterations', [
+    ((224, 224), 196, 5, 15),  # DeiT
+    ((224, 224), 196, 15, 20),  # MoCo v3
+    ((96, 128), 48, 5, 15),  # segmentation, H * W / 256
+])
+def test_seeds_is_the_reference_computation(size, n, bins, iterations):
+    bgr = textured_image(*size, seed=5)
+    rgb = np.ascontiguousarray(bgr[..., ::-1])
+    expected = reference_seeds(rgb, n, bins, iterations)
+    t = Superpixels(method='seeds', histogram_bins=bins, max_iter=iterations,
+                    area_per_superpixel=size[0] * size[1] // n)
+    sp = t(dict(img=bgr))['superpixels']
+    # same partition (our labels are relabelled 0..S-1 in order)
+    np.testing.assert_array_equal(sp, relabel_consecutive(expected))
+    # SEEDS returns exactly its grid: 196 at 224x224
+    assert sp.max() + 1 == seeds_grid(*size, n, 1)
+    if size == (224, 224):
+        assert sp.max() + 1 == 196
+
+
+def test_seeds_counts_follow_the_crop():
+    img = textured_image(512, 512, seed=6)
+    t = Superpixels(method='seeds')
+    sp = t(dict(img=img))['superpixels']
+    assert sp.max() + 1 == seeds_grid(512, 512, 1024, 1) == 1024
+    sp = t(dict(img=img[:480, :480]))['superpixels']
+    assert sp.max() + 1 == seeds_grid(480, 480, 900, 1) == 900
+
+
+@pytest.mark.parametrize('shape,n', [((10, 10), 100), ((20, 20), 400),
+                                     ((5, 7), 35), ((2, 2), 4), ((3, 2), 6),
+                                     ((1, 40), 40), ((1, 1), 1)])
+def test_seeds_requests_too_large_for_the_image_are_lowered(shape, n):
+    """OpenCV's SEEDS segfaults or hangs on these requests (one level or an
+    empty grid left); they are lowered to a count the image can hold, or the
+    image becomes one superpixel."""
+    rng = np.random.default_rng(2)
+    img = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    assert seeds_grid(*shape, n, 1) is None
+    t = Superpixels(method='seeds', num_superpixels=n)
+    if not any(seeds_grid(*shape, k, 1) for k in range(1, n + 1)):
+        with pytest.warns(UserWarning, match='too small for SEEDS'):
+            sp = t(dict(img=img))['superpixels']
+        np.testing.assert_array_equal(sp, np.zeros(shape, np.int64))
+    else:
+        sp = t(dict(img=img))['superpixels']
+        assert_contiguous(sp)
+        assert 1 <= sp.max() + 1 < n
+
+
+def test_seeds_needs_opencv_contrib(monkeypatch):
+    monkeypatch.delattr(cv2, 'ximgproc')
+    with pytest.raises(ImportError, match='opencv-contrib-python'):
+        Superpixels(method='seeds')
+    Superpixels()  # fast-slic needs no contrib build
+
+
 def test_bad_arguments_and_inputs():
     with pytest.raises(ValueError, match='num_superpixels'):
         Superpixels(num_superpixels=0)
@@ -155,6 +245,18 @@ def test_bad_arguments_and_inputs():
         Superpixels(compactness=0)
     with pytest.raises(ValueError, match='channel_order'):
         Superpixels(channel_order='lab')
+    with pytest.raises(ValueError, match='method'):
+        Superpixels(method='quickshift')
+    with pytest.raises(ValueError, match=r"\['histogram_bins'\] do not apply"):
+        Superpixels(histogram_bins=5)
+    with pytest.raises(ValueError, match=r"\['compactness'\] do not apply"):
+        Superpixels(method='seeds', compactness=10)
+    with pytest.raises(ValueError, match='histogram_bins'):
+        Superpixels(method='seeds', histogram_bins=1)
+    with pytest.raises(ValueError, match='prior'):
+        Superpixels(method='seeds', prior=6)
+    with pytest.raises(ValueError, match='max_iter'):
+        Superpixels(method='seeds', max_iter=0)
     with pytest.raises(KeyError, match='img'):
         Superpixels()(dict(gt_seg_map=np.zeros((4, 4), np.uint8)))
     with pytest.raises(ValueError, match=r'\(H, W, 3\)'):

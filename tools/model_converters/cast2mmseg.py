@@ -1,17 +1,23 @@
 """Convert an official CAST checkpoint (MoCo v3, DeiT or Segmenter form) to
-the keys of ``cast.backbones.CAST``.
+this project's keys: the backbone (``cast.backbones.CAST``) under
+``backbone.``, the reference's ``block_fusion`` under ``neck.``
+(``cast.necks.BlockFusionNeck``) and its Segmenter decoder under
+``decode_head.`` (``cast.heads.SuperpixelSegmenterHead``), where present.
 
     python tools/model_converters/cast2mmseg.py SRC DST [--img-size 512]
 
-Use the result with ``backbone=dict(type='CAST', ..., init_cfg=dict(
-type='Pretrained', checkpoint=DST))``. MoCo v3 checkpoints hold the
-classification variant (``pos_embed_type='sincos'``); DeiT and Segmenter ones
-the learned position table (``pos_embed_type='learned'``).
+Initialise a backbone with ``backbone=dict(type='CAST', ..., init_cfg=dict(
+type='Pretrained', checkpoint=DST, prefix='backbone.'))`` (the configs of
+``configs/cast`` do), or a whole Segmenter model with ``load_from=DST``.
+MoCo v3 checkpoints hold the classification variant
+(``pos_embed_type='sincos'``); DeiT and Segmenter ones the learned position
+table (``pos_embed_type='learned'``).
 """
 import argparse
 import os
 import os.path as osp
 import sys
+from collections import OrderedDict
 
 import torch
 
@@ -70,11 +76,15 @@ def main(argv=None):
     meta = dict(converted_from=osp.basename(args.src),
                 depths=report['depths'],
                 pos_embed_type=report['pos_embed_type'])
+    model_state = OrderedDict()
+    for part, tensors in (('backbone', state_dict), ('neck', report['neck']),
+                          ('decode_head', report['decode_head'])):
+        model_state.update((f'{part}.{k}', v) for k, v in tensors.items())
     dst_dir = osp.dirname(osp.abspath(args.dst))
     os.makedirs(dst_dir, exist_ok=True)
-    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+    torch.save(dict(state_dict=model_state, meta=meta), args.dst)
     print('\n'.join(summarize(report)))
-    print(f'saved {len(state_dict)} tensors to {args.dst}')
+    print(f'saved {len(model_state)} tensors to {args.dst}')
 
 
 if __name__ == '__main__':

@@ -1,6 +1,9 @@
-"""Superpixels for CAST: fast-slic on the final (augmented) crop."""
-from typing import Optional
+"""Superpixels for CAST on the final (augmented) crop: fast-slic or SEEDS."""
+import math
+import warnings
+from typing import Optional, Tuple
 
+import cv2
 import numpy as np
 from fast_slic import Slic
 from mmcv.transforms import BaseTransform
@@ -9,6 +12,20 @@ from mmseg.registry import TRANSFORMS
 
 # fast-slic returns int16 assignments, so it cannot label more segments.
 MAX_FAST_SLIC_SEGMENTS = np.iinfo(np.int16).max
+METHODS = ('slic', 'seeds')
+# Arguments of one method only, with their defaults; None in __init__ means
+# "the method's default", anything else given to the other method is an error.
+METHOD_DEFAULTS = {
+    'slic': dict(compactness=10., min_size_factor=0.25, max_iter=10),
+    'seeds': dict(num_levels=1, prior=2, histogram_bins=5, max_iter=15,
+                  double_step=False),
+}
+OPENCV_CONTRIB_HINT = (
+    "Superpixels(method='seeds') needs OpenCV's contrib build (cv2.ximgproc)."
+    ' `make install` sets it up; by hand: pip uninstall -y opencv-python '
+    'opencv-python-headless && pip install --force-reinstall --no-deps '
+    'opencv-contrib-python==5.0.0.93 (both builds write the same cv2/ files, '
+    'so only one may be installed)')
 
 
 def relabel_consecutive(labels: np.ndarray) -> np.ndarray:
@@ -24,30 +41,112 @@ def relabel_consecutive(labels: np.ndarray) -> np.ndarray:
     return inverse.reshape(labels.shape).astype(np.int64)
 
 
+def seeds_grid(height: int, width: int, num_superpixels: int,
+               num_levels: int) -> Optional[int]:
+    """Superpixels OpenCV's SEEDS makes for this request, or None if unsafe.
+
+    Mirrors ``SuperpixelSEEDSImpl::initialize`` (opencv_contrib ximgproc,
+    ``seeds.cpp``): at least 10 superpixels and 2 levels are used, the
+    initial grid has ``int(sqrt(n * H / W))`` rows, and levels are dropped
+    until the finest blocks are at least one pixel. With fewer than 2 levels
+    left, or an empty grid, OpenCV crashes (segfault, division by zero) or
+    hangs, so such requests must not reach it.
+
+    Returns:
+        int | None: ``getNumberOfSuperpixels()`` of a safe request.
+    """
+    n = max(num_superpixels, 10)
+    levels = max(num_levels, 2)
+    rows = int(math.sqrt(np.float32(n) * height / width))
+    cols = rows * width // height
+    if rows == 0 or cols == 0:
+        return None
+    for level_count in range(levels, 1, -1):
+        scale = 1 << (level_count - 1)
+        block_w = np.float32(width) / cols / scale
+        block_h = np.float32(height) / rows / scale
+        if block_w >= 1 and block_h >= 1:
+            break
+    else:
+        return None
+    top_w = (width // math.ceil(block_w)) >> (level_count - 1)
+    top_h = (height // math.ceil(block_h)) >> (level_count - 1)
+    return top_w * top_h if top_w >= 1 and top_h >= 1 else None
+
+
+def seeds_superpixels(lab: np.ndarray, num_superpixels: int, num_levels: int,
+                      prior: int, histogram_bins: int, num_iterations: int,
+                      double_step: bool) -> np.ndarray:
+    """OpenCV SEEDS on a CIELAB image, as the reference computes it.
+
+    A request the image cannot hold (see :func:`seeds_grid`) is lowered to
+    the largest count it can; an image too small for any (e.g. 3x2 or one
+    row) becomes a single superpixel, with a warning.
+
+    Args:
+        lab (np.ndarray): (H, W, 3) uint8 CIELAB image (OpenCV's 8-bit LAB).
+        num_superpixels (int): requested count.
+        num_levels, prior, histogram_bins, double_step: see
+            ``cv2.ximgproc.createSuperpixelSEEDS``.
+        num_iterations (int): pixel-update iterations of ``iterate``.
+
+    Returns:
+        np.ndarray: (H, W) int32 labels (may have gaps).
+    """
+    height, width = lab.shape[:2]
+    n = num_superpixels
+    if seeds_grid(height, width, n, num_levels) is None:
+        n = min(n, (height // 2) * (width // 2))
+        while n >= 1 and seeds_grid(height, width, n, num_levels) is None:
+            n -= 1
+        if n < 1:
+            warnings.warn(f'Superpixels: a {height}x{width} image is too '
+                          'small for SEEDS; it becomes one superpixel')
+            return np.zeros((height, width), np.int32)
+    seeds = cv2.ximgproc.createSuperpixelSEEDS(
+        width, height, 3, num_superpixels=n, num_levels=num_levels,
+        prior=prior, histogram_bins=histogram_bins, double_step=double_step)
+    seeds.iterate(lab, num_iterations=num_iterations)
+    return seeds.getLabels()
+
+
 @TRANSFORMS.register_module()
 class Superpixels(BaseTransform):
-    """Compute SLIC superpixels of the image with fast-slic.
+    """Compute the superpixels of the image with fast-slic or OpenCV SEEDS.
 
     CAST ("Learning Hierarchical Image Segmentation For Recognition and By
     Recognition", Ke, Mo and Yu, ICLR 2024,
     `code <https://github.com/twke18/CAST>`_) turns superpixels into tokens,
     so they must describe exactly the pixels the network sees: put this
     transform after every geometric transform (``Resize``, ``RandomCrop``,
-    ``RandomFlip``) and before the photometric ones and packing. The number
-    of superpixels follows the crop area (``round(H * W /
-    area_per_superpixel)``, one per 16x16 pixels by default, i.e. 1024 at
-    512x512) unless ``num_superpixels`` fixes it.
+    ``RandomFlip``). The number of superpixels follows the crop area
+    (``round(H * W / area_per_superpixel)``, one per 16x16 pixels by
+    default, i.e. 1024 at 512x512) unless ``num_superpixels`` fixes it.
 
-    fast-slic may return fewer segments than requested (very few on flat or
-    noisy images) and its labels may have gaps, so the output is relabelled to
-    the consecutive range 0..S-1 with S >= 1; nothing downstream may assume S
-    equals the requested count.
+    Methods:
 
-    Colours: mmcv loads images as BGR, so the image is flipped to RGB
-    (``channel_order='bgr'``, the default) and fast-slic clusters in CIELAB
-    (its ``convert_to_lab=True``), as SLIC was designed to. Non-uint8 images are
-    clipped to [0, 255] and cast to uint8; grey images are repeated to three
-    channels.
+    - ``'slic'`` (default): fast-slic's SLIC in CIELAB
+      (``compactness``, ``min_size_factor``, ``max_iter`` = 10 iterations).
+    - ``'seeds'``: OpenCV's SEEDS (``cv2.ximgproc``, the contrib build) on
+      the CIELAB image, as the reference does everywhere
+      (``createSuperpixelSEEDS(W, H, 3, n, num_levels, prior,
+      histogram_bins, double_step)`` then ``iterate(lab, max_iter)``). Its
+      defaults are the reference's DeiT and segmentation setting: 1 level
+      (OpenCV uses at least 2), prior 2, 5 histogram bins, 15 iterations; its
+      MoCo v3 setting is ``histogram_bins=15, max_iter=20``. SEEDS returns
+      a regular grid's worth of superpixels (e.g. exactly 196 at 224x224 and
+      1024 at 512x512) and is 2-6x slower than fast-slic
+      (``benchmarks/superpixels.py``).
+
+    Either may return fewer segments than requested and labels with gaps
+    (fast-slic very few on flat or noisy images; SEEDS on images too small for
+    the request, see :func:`seeds_superpixels`), so the output is relabelled
+    to the consecutive range 0..S-1 with S >= 1: nothing downstream may assume
+    S equals the requested count.
+
+    Colours: mmcv loads images as BGR (``channel_order='bgr'``, the
+    default). Non-uint8 images are clipped to [0, 255] and cast to uint8;
+    grey images are repeated to three channels.
 
     Required Keys:
 
@@ -62,49 +161,99 @@ class Superpixels(BaseTransform):
             ``num_superpixels`` is None. Defaults to 256 (16x16).
         num_superpixels (int, optional): Fixed number of requested
             superpixels, whatever the crop size. Defaults to None.
-        compactness (float): SLIC compactness; larger gives more regular,
-            less boundary-adherent segments. Defaults to 10.
-        min_size_factor (float): fast-slic merges segments smaller than this
-            fraction of the mean segment size. Defaults to 0.25.
-        max_iter (int): SLIC iterations. Defaults to 10.
+        compactness (float, optional): 'slic' only; larger gives more
+            regular, less boundary-adherent segments. Defaults to 10.
+        min_size_factor (float, optional): 'slic' only; fast-slic merges
+            segments smaller than this fraction of the mean segment size.
+            Defaults to 0.25.
+        max_iter (int, optional): iterations; 10 for 'slic', 15 for 'seeds'
+            when None.
         channel_order (str): Channel order of ``results['img']``, 'bgr'
             (mmcv's default) or 'rgb'. Defaults to 'bgr'.
         num_threads (int): fast-slic threads; -1 uses all cores. Defaults to
             1, since data loader workers already run in parallel.
+        method (str): 'slic' or 'seeds'. Defaults to 'slic'.
+        num_levels (int, optional): 'seeds' only, block levels.
+            Defaults to 1.
+        prior (int, optional): 'seeds' only, shape smoothing prior 0..5.
+            Defaults to 2.
+        histogram_bins (int, optional): 'seeds' only, bins per channel.
+            Defaults to 5.
+        double_step (bool, optional): 'seeds' only. Defaults to False.
     """
 
     def __init__(self,
                  area_per_superpixel: int = 256,
                  num_superpixels: Optional[int] = None,
-                 compactness: float = 10.,
-                 min_size_factor: float = 0.25,
-                 max_iter: int = 10,
+                 compactness: Optional[float] = None,
+                 min_size_factor: Optional[float] = None,
+                 max_iter: Optional[int] = None,
                  channel_order: str = 'bgr',
-                 num_threads: int = 1) -> None:
+                 num_threads: int = 1,
+                 method: str = 'slic',
+                 num_levels: Optional[int] = None,
+                 prior: Optional[int] = None,
+                 histogram_bins: Optional[int] = None,
+                 double_step: Optional[bool] = None) -> None:
+        if method not in METHODS:
+            raise ValueError(f'Superpixels: method must be one of {METHODS}, '
+                             f'got {method!r}')
+        given = dict(max_iter=max_iter, compactness=compactness,
+                     min_size_factor=min_size_factor, num_levels=num_levels,
+                     prior=prior, histogram_bins=histogram_bins,
+                     double_step=double_step)
+        defaults = METHOD_DEFAULTS[method]
+        wrong = sorted(k for k, v in given.items()
+                       if v is not None and k not in defaults)
+        if wrong:
+            raise ValueError(f'Superpixels: {wrong} do not apply to '
+                             f'method={method!r} (its arguments: '
+                             f'{sorted(defaults)})')
+        self.method = method
+        self.options = {k: defaults[k] if given[k] is None else given[k]
+                        for k in defaults}
+        limit = MAX_FAST_SLIC_SEGMENTS if method == 'slic' else None
         if num_superpixels is not None and not (
-                1 <= num_superpixels <= MAX_FAST_SLIC_SEGMENTS):
+                num_superpixels >= 1 and (limit is None
+                                          or num_superpixels <= limit)):
             raise ValueError(
                 'Superpixels: num_superpixels must be in [1, '
-                f'{MAX_FAST_SLIC_SEGMENTS}], got {num_superpixels}')
+                f'{limit or "inf"}], got {num_superpixels}')
         if area_per_superpixel <= 0:
             raise ValueError('Superpixels: area_per_superpixel must be > 0, '
                              f'got {area_per_superpixel}')
-        if compactness <= 0:
-            raise ValueError(
-                f'Superpixels: compactness must be > 0, got {compactness}')
+        if self.options['max_iter'] < 1:
+            raise ValueError('Superpixels: max_iter must be >= 1, got '
+                             f"{self.options['max_iter']}")
+        if method == 'slic' and self.options['compactness'] <= 0:
+            raise ValueError('Superpixels: compactness must be > 0, got '
+                             f"{self.options['compactness']}")
+        if method == 'seeds':
+            self._check_seeds_options()
         if channel_order not in ('bgr', 'rgb'):
             raise ValueError("Superpixels: channel_order must be 'bgr' or "
                              f"'rgb', got {channel_order!r}")
         self.area_per_superpixel = area_per_superpixel
         self.num_superpixels = num_superpixels
-        self.compactness = compactness
-        self.min_size_factor = min_size_factor
-        self.max_iter = max_iter
         self.channel_order = channel_order
         self.num_threads = num_threads
 
+    def _check_seeds_options(self) -> None:
+        opts = self.options
+        if not 2 <= opts['histogram_bins'] <= 255:
+            raise ValueError('Superpixels: histogram_bins must be in '
+                             f"[2, 255], got {opts['histogram_bins']}")
+        if opts['num_levels'] < 1 or not 0 <= opts['prior'] <= 5:
+            raise ValueError(
+                'Superpixels: SEEDS needs num_levels >= 1 and prior in '
+                f"[0, 5], got {opts['num_levels']} and {opts['prior']}")
+        if not hasattr(getattr(cv2, 'ximgproc', None),
+                       'createSuperpixelSEEDS'):
+            raise ImportError(f'{OPENCV_CONTRIB_HINT}; this cv2 '
+                              f'{cv2.__version__} at {cv2.__file__} has none')
+
     def requested_count(self, height: int, width: int) -> int:
-        """Number of superpixels asked of fast-slic for an (H, W) image.
+        """Number of superpixels asked for an (H, W) image.
 
         At least 1 and at most H * W (fast-slic crashes when asked for more
         segments than pixels).
@@ -113,7 +262,7 @@ class Superpixels(BaseTransform):
             n = self.num_superpixels
         else:
             n = round(height * width / self.area_per_superpixel)
-        if n > MAX_FAST_SLIC_SEGMENTS:
+        if self.method == 'slic' and n > MAX_FAST_SLIC_SEGMENTS:
             raise ValueError(
                 f'Superpixels: {n} superpixels requested for a {height}x'
                 f'{width} image, more than fast-slic can label '
@@ -121,17 +270,19 @@ class Superpixels(BaseTransform):
                 'set num_superpixels')
         return int(min(max(n, 1), height * width))
 
-    def _to_rgb_uint8(self, img: np.ndarray) -> np.ndarray:
+    def _to_uint8(self, img: np.ndarray) -> Tuple[np.ndarray, bool]:
+        """(H, W, 3) contiguous uint8 image and whether it is BGR."""
         if img.ndim == 2:
             img = np.repeat(img[..., None], 3, axis=2)
         if img.ndim != 3 or img.shape[2] != 3:
             raise ValueError('Superpixels: results["img"] must be (H, W, 3) '
                              f'or (H, W), got shape {img.shape}')
+        if img.shape[0] == 0 or img.shape[1] == 0:
+            raise ValueError(
+                f'Superpixels: empty image of shape {img.shape}')
         if img.dtype != np.uint8:
             img = np.clip(img, 0, 255).astype(np.uint8)
-        if self.channel_order == 'bgr':
-            img = img[..., ::-1]
-        return np.ascontiguousarray(img)
+        return np.ascontiguousarray(img), self.channel_order == 'bgr'
 
     def compute(self, img: np.ndarray) -> np.ndarray:
         """Superpixels of one image.
@@ -142,17 +293,26 @@ class Superpixels(BaseTransform):
         Returns:
             np.ndarray: (H, W) int64 labels 0..S-1.
         """
-        rgb = self._to_rgb_uint8(img)
-        height, width = rgb.shape[:2]
-        if height == 0 or width == 0:
-            raise ValueError(
-                f'Superpixels: empty image of shape {img.shape}')
-        slic = Slic(
-            num_components=self.requested_count(height, width),
-            compactness=self.compactness,
-            min_size_factor=self.min_size_factor,
-            num_threads=self.num_threads)
-        labels = slic.iterate(rgb, max_iter=self.max_iter)
+        img, is_bgr = self._to_uint8(img)
+        height, width = img.shape[:2]
+        n = self.requested_count(height, width)
+        opts = self.options
+        if self.method == 'seeds':
+            lab = cv2.cvtColor(
+                img, cv2.COLOR_BGR2LAB if is_bgr else cv2.COLOR_RGB2LAB)
+            labels = seeds_superpixels(
+                lab, n, opts['num_levels'], opts['prior'],
+                opts['histogram_bins'], opts['max_iter'],
+                opts['double_step'])
+        else:
+            # fast-slic takes RGB and converts to CIELAB itself.
+            rgb = np.ascontiguousarray(img[..., ::-1]) if is_bgr else img
+            slic = Slic(
+                num_components=n,
+                compactness=opts['compactness'],
+                min_size_factor=opts['min_size_factor'],
+                num_threads=self.num_threads)
+            labels = slic.iterate(rgb, max_iter=opts['max_iter'])
         return relabel_consecutive(labels)
 
     def transform(self, results: dict) -> dict:
@@ -164,11 +324,10 @@ class Superpixels(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}('
+        options = ''.join(f', {k}={v!r}' for k, v in self.options.items())
+        threads = (f', num_threads={self.num_threads}'
+                   if self.method == 'slic' else '')
+        return (f'{self.__class__.__name__}(method={self.method!r}, '
                 f'area_per_superpixel={self.area_per_superpixel}, '
-                f'num_superpixels={self.num_superpixels}, '
-                f'compactness={self.compactness}, '
-                f'min_size_factor={self.min_size_factor}, '
-                f'max_iter={self.max_iter}, '
-                f'channel_order={self.channel_order!r}, '
-                f'num_threads={self.num_threads})')
+                f'num_superpixels={self.num_superpixels}{options}, '
+                f'channel_order={self.channel_order!r}{threads})')
