@@ -97,6 +97,17 @@ def test_convert_and_load_through_init_cfg(fixture, tool_main, tmp_path,
                                atol=1e-4, rtol=1e-4)
 
 
+def test_never_overwrites_without_force(fixture, tool_main, tmp_path):
+    src, dst = tmp_path / 'official.pth', tmp_path / 'cast.pth'
+    torch.save(moco_form(fixture['cls']['state_dict']), src)
+    dst.write_bytes(b'mine')
+    with pytest.raises(SystemExit, match='exists; pass --force'):
+        tool_main([str(src), str(dst)])
+    assert dst.read_bytes() == b'mine'
+    tool_main([str(src), str(dst), '--force'])
+    assert 'state_dict' in torch.load(dst, weights_only=True)
+
+
 def test_each_block_kept_once(fixture):
     raw = fixture['seg']['state_dict']
     state_dict, report = convert_cast_checkpoint(raw)

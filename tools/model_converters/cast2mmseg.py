@@ -4,7 +4,9 @@ this project's keys: the backbone (``cast.backbones.CAST``) under
 (``cast.necks.BlockFusionNeck``) and its Segmenter decoder under
 ``decode_head.`` (``cast.heads.SuperpixelSegmenterHead``), where present.
 
-    python tools/model_converters/cast2mmseg.py SRC DST [--img-size 512]
+    python tools/model_converters/cast2mmseg.py SRC DST [--img-size 512] [--force]
+
+DST is never overwritten unless ``--force`` is given.
 
 Initialise a backbone with ``backbone=dict(type='CAST', ..., init_cfg=dict(
 type='Pretrained', checkpoint=DST, prefix='backbone.'))`` (the configs of
@@ -59,11 +61,16 @@ def parse_args(argv=None):
     parser.add_argument(
         '--allow-pickle', action='store_true',
         help='load with weights_only=False (only for files you trust)')
+    parser.add_argument('--force', action='store_true',
+                        help='overwrite DST if it exists')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if osp.exists(args.dst) and not args.force:
+        raise SystemExit(f'{args.dst} exists; pass --force to overwrite it or choose another '
+                         'DST (nothing was written)')
     grid = None
     if args.img_size is not None:
         if len(args.img_size) not in (1, 2):
