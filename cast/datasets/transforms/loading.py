@@ -119,6 +119,8 @@ class LoadHierarchicalAnnotations(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         where = results.get('img_path') or f"image {results.get('img_id')}"
+        if 'seg_anns' not in results and 'levels' not in results:
+            return results  # inference on a bare image (mmseg.apis, MMSegInferencer): no labels
         if 'seg_anns' not in results:
             raise KeyError(f"LoadHierarchicalAnnotations needs 'seg_anns' (level -> COCO "
                            f'annotations) in the results of {where}; use it with '
