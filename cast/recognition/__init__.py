@@ -1,22 +1,20 @@
 """Recognition with CAST on MMPretrain: supervised (DeiT) and MoCo v3
-training with superpixels in the pipeline, hierarchy inference and
-visualization, and a synthetic ImageNet-layout generator.
+training with superpixels in the pipeline, and a synthetic ImageNet-layout generator
+(the region hierarchy of a trained CAST: :class:`cast.apis.HierarchyPredictor`).
 
 Importing it registers ``CASTImageClassifier``, ``CASTMoCoV3`` (MODELS) and
 ``SuperpixelMultiView``, ``SafeColorJitter``, ``Superpixels`` (TRANSFORMS) in
 MMPretrain's registries.
 """
 from .classifier import CASTImageClassifier
-from .inference import HierarchyPredictor
 from .mocov3 import CASTMoCoV3
 from .superpixel_batch import stack_superpixels
 from .synthetic_imagenet import (generate_synthetic_imagenet,
                                  synthetic_imagenet_classes)
 from .transforms import SafeColorJitter, SuperpixelMultiView
-from .visualization import nested_colors
 
 __all__ = [
-    'CASTImageClassifier', 'CASTMoCoV3', 'HierarchyPredictor',
+    'CASTImageClassifier', 'CASTMoCoV3',
     'SafeColorJitter', 'SuperpixelMultiView', 'generate_synthetic_imagenet',
-    'nested_colors', 'stack_superpixels', 'synthetic_imagenet_classes'
+    'stack_superpixels', 'synthetic_imagenet_classes'
 ]

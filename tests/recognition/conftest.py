@@ -1,12 +1,8 @@
-"""Fixtures of the recognition tests: a tiny synthetic ImageNet-layout folder and the tiny
-training configs (tests/recognition/configs)."""
-import os.path as osp
-
+"""Fixtures of the recognition tests: a tiny synthetic ImageNet-layout folder (the tiny
+training configs of tests/recognition/configs: ``tiny_config_dir`` in tests/conftest.py)."""
 import pytest
 
 import cast.recognition  # noqa: F401  (MMPretrain registrations, until cast/__init__ imports it)
-
-CONFIG_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
 
 
 @pytest.fixture(scope='session')
@@ -16,8 +12,3 @@ def synthetic_imagenet_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('synthetic_imagenet'))
     generate_synthetic_imagenet(root, num_train=8, num_val=4, seed=0, min_size=64, max_size=80)
     return root
-
-
-@pytest.fixture(scope='session')
-def tiny_config_dir():
-    return CONFIG_DIR
