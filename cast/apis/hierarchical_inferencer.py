@@ -37,8 +37,9 @@ class HierarchicalInferencer(MMSegInferencer):
     Args:
         model (str | Config): Config file or object.
         weights (str, optional): Checkpoint file. Defaults to None.
-        classes, palette, dataset_name: Names and colours for a single-level model whose
-            checkpoint has none, as in MMSegInferencer. Default to None.
+        classes, palette: Override the checkpoint's ``classes`` / ``palette`` (the main or
+            only level), as in MMSegInferencer. Default to None.
+        dataset_name (str, optional): As in MMSegInferencer. Defaults to None.
         device (str, optional): Device; None picks CUDA when available. Defaults to None.
         scope (str): Registry scope. Defaults to 'mmseg'.
     """
@@ -72,16 +73,14 @@ class HierarchicalInferencer(MMSegInferencer):
         vis_cfg = copy.deepcopy(cfg.get('visualizer') or dict())
         vis_cfg['type'] = 'HierarchicalSegVisualizer'
         vis_cfg['name'] = f'inferencer{time.time()}'
-        vis_cfg.pop('alpha', None)
         return VISUALIZERS.build(vis_cfg)
 
     @torch.no_grad()
     def forward(self, inputs: dict, with_hierarchy: bool = False, **kwargs) -> list:
         """Predict a batch; with ``with_hierarchy`` also CAST's regions."""
-        batch = copy.copy(inputs) if with_hierarchy else None
         samples = self.model.test_step(inputs)
         if with_hierarchy:
-            add_region_hierarchy(self.model, batch, samples)
+            add_region_hierarchy(self.model, inputs, samples)
         return samples
 
     def visualize(self, inputs: list, preds: list, return_vis: bool = False, show: bool = False,

@@ -155,11 +155,13 @@ def inference_model(model, img: ImageType, with_hierarchy: bool = False
     pipeline = build_test_pipeline(model, type(imgs[0]))
     items = [pipeline(dict(img=x) if isinstance(x, np.ndarray) else dict(img_path=str(x)))
              for x in imgs]
-    batch = pseudo_collate(items)
+    results = []
     with torch.no_grad():
-        results = model.test_step(batch)
-        if with_hierarchy:
-            add_region_hierarchy(model, batch, results)
+        for item in items:  # one at a time: images of a list may differ in size
+            batch = pseudo_collate([item])
+            results += model.test_step(batch)
+            if with_hierarchy:
+                add_region_hierarchy(model, batch, results[-1:])
     return results if is_batch else results[0]
 
 

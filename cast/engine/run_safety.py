@@ -19,6 +19,8 @@ import re
 import signal
 from typing import List, Optional
 
+from mmengine.dist import is_main_process
+
 #: Files MMEngine's CheckpointHook writes (its default templates and ``save_best``).
 CHECKPOINT_FILE = re.compile(r'^(iter|epoch)_\d+\.pth$|^best_.*\.pth$')
 
@@ -133,7 +135,9 @@ class SignalExit:
 
         def save_whole(out_dir, filename, *args, **kwargs):
             with self.deferred():
-                if not osp.isdir(out_dir):  # a remote backend: saved as MMEngine saves it
+                # other ranks write nothing (save_checkpoint is master_only); a remote backend
+                # saves as MMEngine saves
+                if not is_main_process() or not osp.isdir(out_dir):
                     return save(out_dir, filename, *args, **kwargs)
                 partial = f'{filename}.partial'
                 save(out_dir, partial, *args, **kwargs)

@@ -127,7 +127,8 @@ def place_tags(label_map: np.ndarray, labels: Sequence[int], texts: Sequence[str
     for _, label, text, mask in regions:
         (tw, th), baseline = cv2.getTextSize(text, FONT, font_scale, 1)
         w, h = tw + 6, th + baseline + 4
-        dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+        # the panel's edge is a border too: a region filling the panel is tagged at its centre
+        dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
         ay, ax = np.unravel_index(int(dist.argmax()), dist.shape)
         step = max(2, h // 2)
         found = None
