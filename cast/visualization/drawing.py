@@ -202,19 +202,42 @@ def _legend_text(entry) -> str:
     return f'{name} ({note})' if note else name
 
 
+def _fit_text(text: str, scale: float, width: int) -> str:
+    """``text``, or its end after '..' when it is wider than ``width`` pixels (class names end
+    with what tells siblings apart: 'Quadruped Head Eye')."""
+    if cv2.getTextSize(text, FONT, scale, 1)[0][0] <= width:
+        return text
+    for start in range(1, len(text)):
+        short = '..' + text[start:]
+        if cv2.getTextSize(short, FONT, scale, 1)[0][0] <= width:
+            return short
+    return text[-1:]
+
+
 def draw_legend(entries: Sequence[Tuple[int, str, Sequence[int], str]], height: int, width: int,
                 font_scale: float, max_columns: int = 3) -> np.ndarray:
     """A white (height, width) box listing ``(index, name, colour, note)`` entries: a swatch of
     the class colour holding its index, then the name and, when not empty, the note in
-    parentheses (e.g. 'GT only'); flowed into columns, '+N more' for what does not fit."""
+    parentheses (e.g. 'GT only'); flowed into columns, the font made smaller (down to 0.35)
+    before a name is shortened, '+N more' for entries that do not fit."""
     box = np.full((height, width, 3), 255, np.uint8)
     _, per_column, scale = legend_size(entries, height, font_scale, max_columns)
-    (_, th), baseline = cv2.getTextSize('Ag', FONT, scale, 1)
-    line = th + baseline + 6
-    swatch = cv2.getTextSize('000', FONT, scale, 1)[0][0] + 8
     columns = max(1, min(max_columns, -(-len(entries) // per_column)))
     column_w = (width - 8) // columns
-    capacity = per_column * max_columns
+    texts = [_legend_text(e) for e in entries]
+
+    def text_room(scale):
+        swatch = cv2.getTextSize('000', FONT, scale, 1)[0][0] + 8
+        return swatch, column_w - swatch - 16
+
+    while scale > 0.35 and texts and max(cv2.getTextSize(t, FONT, scale, 1)[0][0]
+                                         for t in texts) > text_room(scale)[1]:
+        scale = max(0.35, scale * 0.92)
+    swatch, room = text_room(scale)
+    (_, th), baseline = cv2.getTextSize('Ag', FONT, scale, 1)
+    line = th + baseline + 6
+    per_column = max(1, (height - 8) // line)
+    capacity = per_column * columns
     shown = list(entries) if len(entries) <= capacity else list(entries)[:capacity - 1]
     for k, entry in enumerate(shown):
         index, _, colour, _ = entry
@@ -226,12 +249,8 @@ def draw_legend(entries: Sequence[Tuple[int, str, Sequence[int], str]], height: 
         nw = cv2.getTextSize(number, FONT, scale, 1)[0][0]
         cv2.putText(box, number, (x + (swatch - nw) // 2 + 1, y + th + 2), FONT, scale,
                     text_colour(colour), 1, cv2.LINE_AA)
-        text = _legend_text(entry)
-        avail = column_w - swatch - 16
-        while len(text) > 1 and cv2.getTextSize(text, FONT, scale, 1)[0][0] > avail:
-            text = text[:-2] + '.'
-        cv2.putText(box, text, (x + swatch + 8, y + th + 2), FONT, scale, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(box, _fit_text(texts[k], scale, room), (x + swatch + 8, y + th + 2), FONT,
+                    scale, (0, 0, 0), 1, cv2.LINE_AA)
     if len(shown) < len(entries):
         k = len(shown)
         cv2.putText(box, f'+{len(entries) - k} more', (6 + (k // per_column) * column_w,

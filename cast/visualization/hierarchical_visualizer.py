@@ -293,7 +293,7 @@ class HierarchicalSegVisualizer(SegLocalVisualizer):
         legend_w = 0
         if with_labels:
             legend_w = max(legend_size(e, ph, font_scale)[0] for _, e in legends)
-            legend_w = int(min(max(legend_w, 0.6 * pw), 1.8 * pw))
+            legend_w = int(min(max(legend_w, 0.6 * pw), 2.5 * pw))
         width = len(kinds) * pw + (len(kinds) - 1) * gap + (gap + legend_w if legend_w else 0)
         if regions is not None:
             width = max(width, pw + gap + int(1.6 * pw))
