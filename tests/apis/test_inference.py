@@ -1,5 +1,6 @@
-"""Inference in one call on a checkpoint trained by tools/train.py (tests/data/configs/tiny_demo.py):
-cast.apis, mmseg.apis and MMSeg's inferencer all give every level; demo/image_demo.py draws them."""
+"""Inference in one call on a checkpoint trained by tools/train.py with
+tests/data/configs/tiny_demo.py: cast.apis, mmseg.apis and MMSeg's inferencer all give every
+level; HierarchicalInferencer and demo/image_demo.py draw them."""
 import glob
 import os.path as osp
 import subprocess
@@ -81,11 +82,16 @@ def test_mmseg_apis_work_on_our_config(checkpoint, images):
                            ours.get(f'pred_seg_{level}').data)
 
 
-def test_mmseg_inferencer_works_on_our_config(checkpoint, images):
+def test_mmseg_inferencer_works_on_our_config(checkpoint, images, tmp_path):
     from mmseg.apis import MMSegInferencer
     inferencer = MMSegInferencer(CONFIG, checkpoint, device='cpu')
     sample = inferencer(images[0], return_datasamples=True)
     assert_every_level(sample, mmcv.imread(images[0]).shape[:2])
+    # MMSeg's own drawing (through the config's visualizer) and label map: the main level
+    result = inferencer(images[0], out_dir=str(tmp_path))
+    assert result['predictions'].shape == mmcv.imread(images[0]).shape[:2]
+    assert osp.isfile(tmp_path / 'vis' / osp.basename(images[0]))
+    assert glob.glob(str(tmp_path / 'pred' / '*.png'))
 
 
 def test_hierarchical_inferencer_returns_saves_and_draws_every_level(checkpoint, images,

@@ -1,7 +1,6 @@
 """The tools as users run them: real MMEngine runners on a tiny generated SPIN dataset."""
 import glob
 import json
-import os
 import os.path as osp
 import shutil
 import subprocess

@@ -117,7 +117,8 @@ def test_layout_image_then_gt_beside_pred_per_level_then_legend(dataset, sample)
             np.testing.assert_array_equal(crop(picture, cell),
                                           overlay(vis, image, label_map, palette))
     # the object GT and Pred panels differ: the prediction's left half was erased
-    assert not np.array_equal(crop(picture, cells['object GT']), crop(picture, cells['object Pred']))
+    assert not np.array_equal(crop(picture, cells['object GT']),
+                              crop(picture, cells['object Pred']))
 
 
 def test_legends_have_their_own_column_with_every_class_shown(dataset, sample):
