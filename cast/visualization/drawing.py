@@ -193,7 +193,7 @@ def legend_size(entries: Sequence[Tuple[int, str, Sequence[int], str]], height: 
         scale = max(0.35, scale * 0.9)
     texts = [_legend_text(e) for e in entries] or ['']
     swatch = cv2.getTextSize('000', FONT, scale, 1)[0][0] + 8
-    column_w = swatch + 12 + max(cv2.getTextSize(t, FONT, scale, 1)[0][0] for t in texts)
+    column_w = swatch + 18 + max(cv2.getTextSize(t, FONT, scale, 1)[0][0] for t in texts)
     return min(columns, max_columns) * column_w + 8, per_column, scale
 
 
@@ -251,6 +251,9 @@ def draw_legend(entries: Sequence[Tuple[int, str, Sequence[int], str]], height: 
                     text_colour(colour), 1, cv2.LINE_AA)
         cv2.putText(box, _fit_text(texts[k], scale, room), (x + swatch + 8, y + th + 2), FONT,
                     scale, (0, 0, 0), 1, cv2.LINE_AA)
+    if not entries:
+        cv2.putText(box, 'background only', (6, 6 + th + 2), FONT, scale, (90, 90, 90), 1,
+                    cv2.LINE_AA)
     if len(shown) < len(entries):
         k = len(shown)
         cv2.putText(box, f'+{len(entries) - k} more', (6 + (k // per_column) * column_w,
