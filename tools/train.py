@@ -86,7 +86,8 @@ def build_config(args):
                 f'`OptimWrapper` but got {optim_wrapper}.')
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
-    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper' and not torch.cuda.is_available():
+    if (cfg.get('optim_wrapper') or {}).get('type') == 'AmpOptimWrapper' and \
+            not torch.cuda.is_available():
         refuse(f"{args.config} sets optim_wrapper.type='AmpOptimWrapper' (CUDA float16 "
                'autocast) and this machine has no CUDA device; train on the CPU with '
                "--cfg-options optim_wrapper.type=OptimWrapper")
