@@ -28,6 +28,7 @@ setup(
     python_requires='>=3.9',
     install_requires=['torch==2.13.0', 'mmcv==2.1.0', 'fast-slic==0.4.0'] +
     read_requirements('requirements/runtime.txt'),
-    extras_require={'tests': read_requirements('requirements/tests.txt')},
+    extras_require={'tests': read_requirements('requirements/tests.txt'),
+                    'tensorboard': read_requirements('requirements/tensorboard.txt')},
     license='Apache-2.0',
 )

@@ -54,3 +54,27 @@ def mmseg_default_scope():
     from mmengine.registry import init_default_scope
     init_default_scope('mmseg')
     yield
+
+
+@pytest.fixture(scope='session')
+def tiny_demo_run(tmp_path_factory, synthetic_spin_root):
+    """A work dir trained by tools/train.py with tests/data/configs/tiny_demo.py (4 iterations,
+    checkpoints iter_2.pth and iter_4.pth) on the tiny synthetic SPIN data, as a user runs it."""
+    import subprocess
+    work_dir = tmp_path_factory.mktemp('tiny_demo_run')
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    env.setdefault('OMP_NUM_THREADS', '1')
+    args = [sys.executable, 'tools/train.py', 'tests/data/configs/tiny_demo.py', '--work-dir',
+            str(work_dir), '--cfg-options',
+            *[f'{split}_dataloader.dataset.data_root={synthetic_spin_root}'
+              for split in ('train', 'val', 'test')]]
+    proc = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    return work_dir
+
+
+@pytest.fixture(scope='session')
+def tiny_config_dir():
+    """The tiny recognition and segmentation configs of tests/recognition/configs."""
+    return osp.join(REPO_ROOT, 'tests', 'recognition', 'configs')

@@ -33,7 +33,7 @@ import cast  # noqa: F401  registers the datasets and transforms
 from cast.evaluation.unsupervised import (DEFAULT_TOLERANCE,
                                           boundary_tolerance, region_stats,
                                           summarize)
-from cast.recognition.inference import HierarchyPredictor
+from cast.apis import HierarchyPredictor
 from mmseg.registry import DATASETS
 
 DATASET_TYPES = dict(spin='SPINDataset', partimagenet='PartImageNetDataset')

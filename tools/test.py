@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
 from cast.engine import (load_config, prepare_distributed, select_dist_backend,
                          select_eval_metrics)
+from cast.engine.run_safety import SignalExit
 
 
 def parse_args(argv=None):
@@ -96,6 +97,7 @@ def _as_list(evaluator):
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    SignalExit().install()  # SIGINT/SIGTERM end the test within seconds, workers included
     runner = Runner.from_cfg(cfg)
     runner.test()
 

@@ -1,18 +1,25 @@
 """Train a segmentor (or a CAST classifier) with MMEngine's runner, as MMSeg's tools/train.py.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--cfg-options k=v ...]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--tensorboard]
+        [--cfg-options k=v ...]
     tools/dist_train.sh CONFIG GPUS [...]         # the same, one process per GPU (torchrun)
+
+A new run into a work dir that holds checkpoints is refused (use --resume, or another
+--work-dir); SIGINT/SIGTERM end the run within seconds with every checkpoint whole.
 """
 import argparse
+import importlib.util
 import logging
 import os
 
+import torch
 from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
 from cast.engine import load_config, prepare_distributed, select_dist_backend
+from cast.engine.run_safety import SignalExit, check_work_dir
 
 
 def parse_args(argv=None):
@@ -24,7 +31,11 @@ def parse_args(argv=None):
         help='resume from the latest checkpoint in the work dir')
     parser.add_argument(
         '--amp', action='store_true', default=False,
-        help='enable automatic mixed precision training')
+        help='enable automatic mixed precision training (CUDA float16 autocast)')
+    parser.add_argument(
+        '--tensorboard', action='store_true', default=False,
+        help='also log to TensorBoard (MMEngine\'s TensorboardVisBackend, under the work dir; '
+        'needs `pip install .[tensorboard]`)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override some settings in the used config, the key-value pair '
@@ -39,8 +50,30 @@ def parse_args(argv=None):
     return args
 
 
+def refuse(message):
+    """End the tool at once with ``message`` (before anything is built)."""
+    raise SystemExit(f'tools/train.py: error: {message}')
+
+
+def add_tensorboard(cfg):
+    """Add MMEngine's TensorboardVisBackend to the visualizer (events under
+    ``{work_dir}/{timestamp}/vis_data``)."""
+    if importlib.util.find_spec('tensorboard') is None:
+        refuse('--tensorboard needs the tensorboard package: pip install ".[tensorboard]" '
+               '(or pip install -r requirements/tensorboard.txt)')
+    visualizer = cfg.setdefault('visualizer', dict(type='Visualizer'))
+    backends = list(visualizer.get('vis_backends') or [dict(type='LocalVisBackend')])
+    if not any(b.get('type') == 'TensorboardVisBackend' for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+    visualizer['vis_backends'] = backends
+
+
 def build_config(args):
     """Load the config and apply the command line to it."""
+    if args.amp and not torch.cuda.is_available():
+        refuse('--amp trains with CUDA float16 autocast (MMEngine\'s AmpOptimWrapper) and this '
+               'machine has no CUDA device (torch.cuda.is_available() is False); train without '
+               '--amp (float32) on the CPU')
     cfg = load_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
@@ -53,7 +86,18 @@ def build_config(args):
                 f'`OptimWrapper` but got {optim_wrapper}.')
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+    if (cfg.get('optim_wrapper') or {}).get('type') == 'AmpOptimWrapper' and \
+            not torch.cuda.is_available():
+        refuse(f"{args.config} sets optim_wrapper.type='AmpOptimWrapper' (CUDA float16 "
+               'autocast) and this machine has no CUDA device; train on the CPU with '
+               "--cfg-options optim_wrapper.type=OptimWrapper")
+    if args.tensorboard:
+        add_tensorboard(cfg)
     cfg.resume = args.resume
+    try:
+        check_work_dir(cfg)
+    except FileExistsError as err:
+        refuse(str(err))
     select_dist_backend(cfg)
     prepare_distributed(cfg)
     return cfg
@@ -62,7 +106,9 @@ def build_config(args):
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    stop = SignalExit(cfg.work_dir).install()
     runner = Runner.from_cfg(cfg)
+    stop.guard_checkpoints(runner)
     runner.train()
 
 

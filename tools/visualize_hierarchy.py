@@ -29,9 +29,10 @@ import numpy as np
 from mmengine.config import DictAction
 from mmengine.utils import mkdir_or_exist
 
-from cast.recognition.inference import HierarchyPredictor
-from cast.recognition.visualization import (draw_boundaries, hierarchy_panel,
-                                            nested_colors, overlay)
+from cast.apis import HierarchyPredictor
+from cast.visualization import hierarchy_panel, nested_colors, overlay
+from cast.visualization.drawing import draw_boundaries
+from cast.visualization.hierarchy import level_captions
 
 
 def parse_args(argv=None):
@@ -59,15 +60,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def level_names(levels):
-    """'superpixels' then 'stage{i}', with the region count of each."""
-    names = []
-    for i, level in enumerate(levels):
-        base = 'superpixels' if i == 0 else f'stage{i}'
-        names.append((base, len(np.unique(level))))
-    return names
-
-
 def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.image):
@@ -86,7 +78,7 @@ def main(argv=None):
     levels = predictor(img)
     pictures = nested_colors(levels)
     rgb = np.ascontiguousarray(img[..., ::-1])
-    names = level_names(levels)
+    names = level_captions(levels)
 
     mkdir_or_exist(args.out)
     stem = osp.splitext(osp.basename(args.image))[0]

@@ -15,3 +15,32 @@ class InterruptTrainingHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         if runner.iter + 1 == self.after_iter:
             raise SystemExit(17)
+
+
+@HOOKS.register_module()
+class MarkHook(Hook):
+    """Write ``path`` (holding the iteration) when the runner reaches ``at``: a hook point such
+    as 'before_val_epoch' (validation is starting, its data loader not yet iterated) or
+    'after_train_iter' (with ``after_iter``: once that iteration is done). The signal tests wait
+    for the file, then send the signal."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, path, at='before_val_epoch', after_iter=None):
+        self.path, self.at, self.after_iter = path, at, after_iter
+
+    def _mark(self, runner):
+        with open(self.path, 'w') as f:
+            f.write(str(runner.iter))
+
+    def before_val_epoch(self, runner):
+        if self.at == 'before_val_epoch':
+            self._mark(runner)
+
+    def before_test_epoch(self, runner):
+        if self.at == 'before_test_epoch':
+            self._mark(runner)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if self.at == 'after_train_iter' and runner.iter + 1 == self.after_iter:
+            self._mark(runner)

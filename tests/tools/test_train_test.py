@@ -1,7 +1,6 @@
 """The tools as users run them: real MMEngine runners on a tiny generated SPIN dataset."""
 import glob
 import json
-import os
 import os.path as osp
 import shutil
 import subprocess
@@ -48,12 +47,9 @@ def last_scalars(work_dir, key='mIoU.object'):
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory, synthetic_spin_root, repo_root):
-    """One short training run shared by the test-side checks."""
-    env = dict(os.environ, PYTHONPATH=repo_root)
-    work_dir = tmp_path_factory.mktemp('train')
-    train(repo_root, env, work_dir, synthetic_spin_root)
-    return work_dir
+def trained(tiny_demo_run):
+    """One short training run shared by the test-side checks (and the inference tests)."""
+    return tiny_demo_run
 
 
 def test_train_writes_checkpoints_and_validates(trained):

@@ -1,4 +1,4 @@
-"""Pictures of a nested segmentation: a child region shares its parent's hue.
+"""Pictures of CAST's nested regions: a child region shares its parent's hue.
 
 Colours are given coarse to fine. The coarsest level with several regions
 spreads them over the hue circle (largest region first); below it, the
@@ -14,6 +14,8 @@ from typing import List, Sequence, Tuple
 
 import cv2
 import numpy as np
+
+from .drawing import draw_boundaries
 
 Band = Tuple[float, float]
 
@@ -115,18 +117,6 @@ def nested_colors(levels: Sequence[np.ndarray],
     return list(reversed(pictures))
 
 
-def draw_boundaries(picture: np.ndarray, labels: np.ndarray,
-                    color=(0, 0, 0)) -> np.ndarray:
-    """Copy of ``picture`` (H, W, 3) with region boundaries of ``labels``
-    (H, W) painted in ``color``."""
-    edge = np.zeros(labels.shape, bool)
-    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-    edge[:-1] |= labels[:-1] != labels[1:]
-    out = picture.copy()
-    out[edge] = color
-    return out
-
-
 def overlay(image_rgb: np.ndarray, picture: np.ndarray, labels: np.ndarray,
             alpha: float = 0.5) -> np.ndarray:
     """The image blended with a colour map, region boundaries in white.
@@ -171,3 +161,25 @@ def hierarchy_panel(image_rgb: np.ndarray, pictures: Sequence[np.ndarray],
                     cv2.LINE_AA)
         row += [canvas, np.full((height + caption_h, gap, 3), 255, np.uint8)]
     return np.concatenate(row[:-1], axis=1)
+
+
+def level_captions(levels: Sequence[np.ndarray]) -> List[Tuple[str, int]]:
+    """``('superpixels', S)`` then ``('stage{i}', K_i)``: each level's name and region count."""
+    return [('superpixels' if i == 0 else f'stage{i}', len(np.unique(level)))
+            for i, level in enumerate(levels)]
+
+
+def hierarchy_tiles(levels: Sequence[np.ndarray]) -> List[Tuple[str, np.ndarray]]:
+    """Captions and pictures of every level of CAST's hierarchy, fine to coarse.
+
+    Args:
+        levels (Sequence[np.ndarray]): L (H, W) nested region maps, fine to coarse
+            (:meth:`CAST.forward_hierarchy`).
+
+    Returns:
+        list[tuple[str, np.ndarray]]: ``('superpixels (S)', picture)``, ``('stage1 (K_1)',
+        picture)``, ...: (H, W, 3) uint8 RGB nested colours with region boundaries.
+    """
+    pictures = nested_colors(levels)
+    return [(f'{name} ({count})', draw_boundaries(picture, level))
+            for (name, count), picture, level in zip(level_captions(levels), pictures, levels)]

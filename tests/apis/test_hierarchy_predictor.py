@@ -1,6 +1,6 @@
-"""tools/visualize_hierarchy.py and tools/eval_unsupervised.py with official-format, converted
-and our own checkpoints, segmentation and recognition configs; nested colours."""
-import colorsys
+"""HierarchyPredictor, and the tools built on it (tools/visualize_hierarchy.py,
+tools/eval_unsupervised.py), with official-format, converted and our own checkpoints,
+segmentation and recognition configs."""
 import glob
 import json
 import os.path as osp
@@ -14,8 +14,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
-from cast.recognition.inference import HierarchyPredictor, superpixels_from_config
-from cast.recognition.visualization import nested_colors, parent_of
+import cast.recognition  # noqa: F401  (MMPretrain registrations)
+from cast.apis import HierarchyPredictor, superpixels_from_config
 
 FIXTURE = 'tests/backbones/fixtures/cast_reference_tiny.pth'
 
@@ -124,30 +124,3 @@ def test_superpixel_settings_come_from_the_config(tiny_config_dir):
     assert superpixels_from_config(cfg).area_per_superpixel == 256
     sp = superpixels_from_config(cfg, num_superpixels=50)
     assert sp.num_superpixels == 50
-
-
-def hue_of(rgb):
-    return colorsys.rgb_to_hsv(*(np.asarray(rgb) / 255.))[0]
-
-
-def test_nested_colours_children_share_their_parents_hue():
-    rng = np.random.default_rng(0)
-    fine = rng.integers(0, 40, (32, 32)).repeat(2, 0).repeat(2, 1)
-    mid = fine % 10        # every fine region lies in one mid region
-    coarse = mid % 3       # and every mid region in one coarse region
-    top = np.zeros_like(coarse)
-    levels = [fine, mid, coarse, top]
-    pictures = nested_colors(levels, max_spread=0.12)
-    assert [p.shape for p in pictures] == [(64, 64, 3)] * 4
-    assert (pictures[3] == pictures[3][0, 0]).all()  # one region above the root: grey
-    roots = {int(r): hue_of(pictures[2][coarse == r][0]) for r in np.unique(coarse)}
-    assert len(roots) == 3 and min(abs(a - b) for a in roots.values()
-                                   for b in roots.values() if a != b) > 0.3
-    for index, (child_map, parent_map) in enumerate(((fine, mid), (mid, coarse))):
-        child_pic = pictures[index]
-        parents = parent_of(child_map, parent_map)
-        for child, parent in parents.items():
-            root = int(coarse[child_map == child][0])
-            h = hue_of(child_pic[child_map == child][0])
-            diff = abs((h - roots[root] + 0.5) % 1.0 - 0.5)
-            assert diff <= 0.06 + 1e-3  # within the root's interval (max_spread / 2)

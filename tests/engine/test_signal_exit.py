@@ -1,0 +1,65 @@
+"""cast.engine.run_safety on its own: which work dirs a new run refuses, and a signal that comes
+during a checkpoint write ends the process only once the file is whole."""
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from mmengine.config import Config
+
+from cast.engine.run_safety import check_work_dir, existing_checkpoints
+
+
+def config(work_dir, **kwargs):
+    return Config(dict(work_dir=str(work_dir), **kwargs))
+
+
+def test_which_files_make_a_work_dir_taken(tmp_path):
+    for name in ('20261202_101010.log', 'model.py', 'pretrained.pth', 'iter_3.pth.partial'):
+        (tmp_path / name).write_text('')
+    check_work_dir(config(tmp_path))  # logs, configs and other .pth files are not checkpoints
+    check_work_dir(config(tmp_path / 'absent'))
+    for name in ('iter_8.pth', 'epoch_2.pth', 'best_mIoU_iter_4.pth', 'last_checkpoint'):
+        folder = tmp_path / name.replace('.', '_')
+        folder.mkdir()
+        (folder / name).write_text('')
+        assert existing_checkpoints(str(folder)) == [name]
+        with pytest.raises(FileExistsError, match='--resume'):
+            check_work_dir(config(folder))
+        check_work_dir(config(folder, resume=True))
+
+
+def test_checkpoint_out_dir_is_checked(tmp_path):
+    (tmp_path / 'ckpts' / 'run').mkdir(parents=True)
+    (tmp_path / 'ckpts' / 'run' / 'iter_2.pth').write_text('')
+    cfg = config(tmp_path / 'run', default_hooks=dict(checkpoint=dict(out_dir=str(
+        tmp_path / 'ckpts'))))
+    with pytest.raises(FileExistsError, match=str(tmp_path / 'ckpts' / 'run' / 'iter_2.pth')):
+        check_work_dir(cfg)
+
+
+SCRIPT = textwrap.dedent('''
+    import os, signal, sys, time
+    from cast.engine.run_safety import SignalExit
+    stop = SignalExit().install()
+    with stop.deferred():
+        os.kill(os.getpid(), signal.{name})
+        time.sleep(0.5)
+        with open(sys.argv[1], 'w') as f:
+            f.write('whole')
+    time.sleep(30)  # never reached: the deferred signal ends the process
+''')
+
+
+@pytest.mark.parametrize('name', ['SIGINT', 'SIGTERM'])
+def test_a_signal_in_a_checkpoint_write_waits_for_the_file(name, tmp_path, repo_root):
+    out = tmp_path / 'file'
+    proc = subprocess.run([sys.executable, '-c', SCRIPT.format(name=name), str(out)],
+                          cwd=repo_root, env=dict(os.environ, PYTHONPATH=repo_root),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 128 + getattr(signal, name), proc.stderr[-2000:]
+    assert 'finishing the checkpoint being written' in proc.stderr
+    assert osp.isfile(out) and out.read_text() == 'whole'
