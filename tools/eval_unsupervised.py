@@ -10,6 +10,8 @@ ground-truth class, then scored against each ground-truth level (object,
 part, ...) of SPIN / PartImageNet-format data by region mIoU and boundary
 F-score (definitions: cast/evaluation/unsupervised.py). No label is learned:
 the score measures how well the unsupervised regions follow objects and parts.
+It runs MMEngine's test loop: ``CASTRegionSegmentor`` predicts the regions,
+``UnsupervisedRegionMetric`` scores them (both usable in any config).
 
 CONFIG is any config with a CAST backbone (segmentation or recognition); CKPT
 one of our checkpoints, an official or converted CAST checkpoint, or 'random'
@@ -21,20 +23,18 @@ unless --num-superpixels / --area-per-superpixel say otherwise.
 import argparse
 import json
 import os.path as osp
+import tempfile
 
-import mmcv
-import numpy as np
-import torch
 from mmengine.config import DictAction
-from mmengine.registry import init_default_scope
-from mmengine.utils import ProgressBar, mkdir_or_exist
+from mmengine.runner import Runner
+from mmengine.utils import mkdir_or_exist
 
-import cast  # noqa: F401  registers the datasets and transforms
-from cast.evaluation.unsupervised import (DEFAULT_TOLERANCE,
-                                          boundary_tolerance, region_stats,
-                                          summarize)
+import cast  # noqa: F401  registers the datasets, transforms, metric and model
 from cast.apis import HierarchyPredictor
-from mmseg.registry import DATASETS
+from cast.evaluation import UnsupervisedRegionMetric
+from cast.evaluation.unsupervised import DEFAULT_TOLERANCE
+from cast.segmentors import CASTRegionSegmentor
+from mmseg.registry import MODELS
 
 DATASET_TYPES = dict(spin='SPINDataset', partimagenet='PartImageNetDataset')
 
@@ -71,121 +71,78 @@ def parse_args(argv=None):
                         help="seed for CKPT='random' (0)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
+    parser.add_argument('--workers', type=int, default=0,
+                        help='data loader workers (0: in the main process)')
+    parser.add_argument('--work-dir', help="MMEngine's log folder (default: a temporary one)")
     parser.add_argument('--out', help='write the scores to this JSON file')
     return parser.parse_args(argv)
 
 
-def build_dataset(name, data_root, split, **options):
-    """The dataset, loading the image and every level's label map."""
-    init_default_scope('mmseg')
-    pipeline = [dict(type='LoadImageFromFile'),
-                dict(type='LoadHierarchicalAnnotations')]
-    return DATASETS.build(dict(
-        type=DATASET_TYPES[name], data_root=data_root, split=split,
-        pipeline=pipeline, test_mode=True, **options))
+def build_runner(args, predictor, levels, work_dir):
+    """MMEngine's test loop over the dataset: CAST's regions (CASTRegionSegmentor) scored by
+    UnsupervisedRegionMetric. Images are resized so that their shorter side is ``args.size``
+    (the ground truth follows, nearest neighbour), then get the predictor's superpixels."""
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadHierarchicalAnnotations')]
+    if args.size:
+        pipeline.append(dict(type='Resize', scale=(args.size, 1 << 20), keep_ratio=True))
+    pipeline += [predictor.superpixels, dict(type='PackHierSegInputs')]
+    dataset = dict(type=DATASET_TYPES[args.dataset], data_root=args.data_root,
+                   split=args.split, pipeline=pipeline, test_mode=True,
+                   **args.dataset_options)
+    if args.max_images:
+        dataset['indices'] = args.max_images
+    preprocessor = MODELS.build(  # in mmseg's scope: a recognition config set mmpretrain's
+        dict(type='CASTSegDataPreProcessor', mean=predictor.mean.tolist(),
+             std=predictor.std.tolist(), bgr_to_rgb=predictor.to_rgb, _scope_='mmseg'))
+    model = CASTRegionSegmentor(predictor.backbone, data_preprocessor=preprocessor)
+    return Runner(
+        model=model, work_dir=work_dir, default_scope='mmseg',
+        test_dataloader=dict(batch_size=1, num_workers=args.workers, dataset=dataset,
+                             sampler=dict(type='DefaultSampler', shuffle=False)),
+        test_cfg=dict(type='TestLoop'),
+        test_evaluator=dict(type='UnsupervisedRegionMetric', levels=levels,
+                            tolerance=args.tolerance),
+        env_cfg=dict(dist_cfg=dict(backend='gloo')), randomness=dict(seed=args.seed))
 
 
-def resize_short(results, size):
-    """Resize the image (bilinear) and every ``gt_seg_*`` map (nearest) so
-    that the shorter side is ``size``."""
-    img = results['img']
-    scale = size / min(img.shape[:2])
-    results['img'] = mmcv.imrescale(img, scale, interpolation='bilinear')
-    shape = results['img'].shape[:2]
-    for key in results.get('seg_fields', []):
-        results[key] = mmcv.imresize(results[key], (shape[1], shape[0]),
-                                     interpolation='nearest')
-    return results
-
-
-def evaluate(predictor, dataset, levels, size=None,
-             tolerance=DEFAULT_TOLERANCE, max_images=None):
-    """Sum the per-image counts of every (CAST level, ground-truth level).
-
-    Returns:
-        dict: ``{cast_level: {gt_level: {'areas', 'boundary'}}}`` summed
-        tensors, and ``regions``: mean region count per CAST level.
-    """
-    num_classes = {lv: len(dataset.metainfo['level_classes'][lv])
-                   for lv in levels}
-    total = len(dataset) if max_images is None else min(max_images,
-                                                       len(dataset))
-    sums, region_counts = {}, {}
-    progress = ProgressBar(total)
-    for index in range(total):
-        results = dataset[index]
-        if size:
-            results = resize_short(results, size)
-        hierarchy = predictor(results['img'])
-        tol = boundary_tolerance(*hierarchy[0].shape, fraction=tolerance)
-        for i, regions in enumerate(hierarchy):
-            name = 'superpixels' if i == 0 else f'stage{i}'
-            regions = torch.from_numpy(regions)
-            per_level = sums.setdefault(name, {})
-            for level in levels:
-                gt = torch.from_numpy(results[f'gt_seg_{level}'].astype(
-                    np.int64))
-                stats = region_stats(regions, gt, num_classes[level], tol)
-                acc = per_level.setdefault(level, dict(
-                    areas=torch.zeros_like(stats['areas']),
-                    boundary=torch.zeros_like(stats['boundary'])))
-                acc['areas'] += stats['areas']
-                acc['boundary'] += stats['boundary']
-            region_counts.setdefault(name, []).append(
-                int(torch.unique(regions).numel()))
-        progress.update()
-    print()
-    return sums, {k: float(np.mean(v)) for k, v in region_counts.items()}
-
-
-def format_table(scores, regions, levels):
-    """A plain-text table: one row per CAST level."""
-    head = f"{'CAST level':<12} {'regions':>7}"
-    for level in levels:
-        head += f" | {level + ' mIoU':>12} {'mIoU(fg)':>8} {'BF':>6}"
-    lines = [head, '-' * len(head)]
-    for name, per_level in scores.items():
-        row = f'{name:<12} {regions[name]:>7.1f}'
-        for level in levels:
-            s = per_level[level]
-            row += f" | {s['mIoU']:>12.2f} {s['mIoU_fg']:>8.2f} {s['BF']:>6.2f}"
-        lines.append(row)
-    return '\n'.join(lines)
+def scores_by_level(metrics):
+    """``{region level: {gt level: {score: value}}}`` and ``{region level: mean regions}``
+    from the flat ``region/gt/score`` metrics."""
+    scores, regions = {}, {}
+    for key, value in metrics.items():
+        parts = key.split('/')
+        if len(parts) == 2:
+            regions[parts[0]] = value
+        else:
+            scores.setdefault(parts[0], {}).setdefault(parts[1], {})[parts[2]] = value
+    return scores, regions
 
 
 def main(argv=None):
     args = parse_args(argv)
-    dataset = build_dataset(args.dataset, args.data_root, args.split,
-                            **args.dataset_options)
-    all_levels = list(dataset.metainfo['levels'])
-    levels = args.levels or all_levels
-    unknown = [lv for lv in levels if lv not in all_levels]
-    if unknown:
-        raise SystemExit(f'error: levels {unknown} are not in the dataset\'s '
-                         f'{all_levels}')
     predictor = HierarchyPredictor(
-        args.config, args.checkpoint, device=args.device,
-        cfg_options=args.cfg_options,
-        superpixel_options=dict(
-            num_superpixels=args.num_superpixels,
-            area_per_superpixel=args.area_per_superpixel),
+        args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options,
+        superpixel_options=dict(num_superpixels=args.num_superpixels,
+                                area_per_superpixel=args.area_per_superpixel),
         seed=args.seed)
-    sums, regions = evaluate(predictor, dataset, levels, args.size,
-                             args.tolerance, args.max_images)
-    scores = {name: {lv: summarize(acc['areas'], acc['boundary'])
-                     for lv, acc in per_level.items()}
-              for name, per_level in sums.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = build_runner(args, predictor, args.levels, args.work_dir or tmp)
+        all_levels = list(runner.test_dataloader.dataset.metainfo['levels'])
+        unknown = [lv for lv in (args.levels or ()) if lv not in all_levels]
+        if unknown:
+            raise SystemExit(f"error: levels {unknown} are not in the dataset's {all_levels}")
+        metrics = runner.test()
+    scores, regions = scores_by_level(metrics)
     print(f'{args.checkpoint} on {args.dataset} {args.split} '
-          f'({min(len(dataset), args.max_images or len(dataset))} images); '
-          'regions labelled by their majority class')
-    print(format_table(scores, regions, levels))
+          f'({len(runner.test_dataloader.dataset)} images); regions labelled by their '
+          'majority class')
+    print(UnsupervisedRegionMetric.format_table(metrics))
     if args.out:
         mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
         with open(args.out, 'w') as f:
             json.dump(dict(config=args.config, checkpoint=args.checkpoint,
-                           dataset=args.dataset, split=args.split,
-                           size=args.size, regions=regions, scores=scores),
-                      f, indent=2)
+                           dataset=args.dataset, split=args.split, size=args.size,
+                           regions=regions, scores=scores), f, indent=2)
     return scores, regions
 
 

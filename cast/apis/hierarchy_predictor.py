@@ -153,8 +153,8 @@ class HierarchyPredictor:
                 model_cfg['backbone']['pos_embed_type'] = wanted
                 model = MODELS.build(model_cfg)
         else:
+            torch.manual_seed(seed)  # before building: some layers draw their weights then
             model = MODELS.build(model_cfg)
-            torch.manual_seed(seed)
             logger = MMLogger.get_current_instance()
             level = logger.level
             logger.setLevel(logging.WARNING)  # no per-parameter init report

@@ -1,5 +1,6 @@
-"""Hierarchical segmentation evaluation: per-level mIoU, SpCS and SeCS."""
+"""Evaluation: per-level mIoU, SpCS and SeCS of hierarchical predictions; region mIoU and
+boundary F of CAST's unsupervised regions."""
 from . import functional
-from .metrics import HierarchicalMetric
+from .metrics import HierarchicalMetric, UnsupervisedRegionMetric
 
-__all__ = ['HierarchicalMetric', 'functional']
+__all__ = ['HierarchicalMetric', 'UnsupervisedRegionMetric', 'functional']

@@ -4,9 +4,10 @@ from .consistent_decoding import (allowed_children, check_hierarchy,
                                   consistent_argmax)
 from .data_preprocessor import CASTSegDataPreProcessor, pad_superpixels
 from .hierarchical_encoder_decoder import HierarchicalEncoderDecoder
+from .region_segmentor import CASTRegionSegmentor
 
 __all__ = [
-    'CASTEncoderDecoder', 'CASTSegDataPreProcessor',
+    'CASTEncoderDecoder', 'CASTRegionSegmentor', 'CASTSegDataPreProcessor',
     'HierarchicalEncoderDecoder', 'allowed_children', 'check_hierarchy',
     'consistent_argmax', 'pad_superpixels', 'relabel_superpixels'
 ]

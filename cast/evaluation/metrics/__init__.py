@@ -1,3 +1,4 @@
 from .hierarchical_metric import HierarchicalMetric
+from .region_metric import UnsupervisedRegionMetric
 
-__all__ = ['HierarchicalMetric']
+__all__ = ['HierarchicalMetric', 'UnsupervisedRegionMetric']

@@ -1,0 +1,54 @@
+"""CAST's unsupervised region hierarchy as a model's predictions, for MMEngine's test loop."""
+from typing import List, Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+from torch import Tensor
+
+from mmseg.registry import MODELS
+from .cast_encoder_decoder import CASTEncoderDecoder
+
+
+@MODELS.register_module()
+class CASTRegionSegmentor(BaseModel):
+    """Predicts CAST's nested regions, no classes: for each image ``pred_regions`` (L, H, W),
+    the superpixels the backbone sees, then each stage's clusters (``forward_hierarchy``).
+
+    ``tools/eval_unsupervised.py`` runs it in MMEngine's test loop with
+    :class:`~cast.evaluation.UnsupervisedRegionMetric`; it holds no head and does not train.
+
+    Args:
+        backbone (dict | nn.Module): a CAST backbone config, or a built backbone (e.g. the one
+            :class:`~cast.apis.HierarchyPredictor` loaded from any checkpoint form).
+        data_preprocessor (dict | nn.Module, optional): normalizes images and pads superpixels
+            (:class:`~cast.segmentors.CASTSegDataPreProcessor`). Default: None.
+        init_cfg (dict, optional): initialization config. Default: None.
+    """
+
+    def __init__(self, backbone: Union[dict, nn.Module],
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = backbone if isinstance(backbone, nn.Module) else MODELS.build(backbone)
+        if not hasattr(self.backbone, 'forward_hierarchy'):
+            raise TypeError(f'{type(self.backbone).__name__} has no forward_hierarchy(): a CAST '
+                            'backbone is needed')
+
+    def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
+                mode: str = 'tensor'):
+        """'tensor': (L, B, H, W) region ids; 'predict': the samples with ``pred_regions``."""
+        if mode == 'loss':
+            raise RuntimeError('CASTRegionSegmentor predicts unsupervised regions; it has no loss')
+        superpixels = CASTEncoderDecoder.stack_superpixels(data_samples, inputs)
+        with torch.no_grad():
+            levels: List[Tensor] = self.backbone.forward_hierarchy(inputs, superpixels)
+        if mode == 'tensor':
+            return torch.stack(levels)
+        if mode != 'predict':
+            raise ValueError(f"mode must be 'tensor' or 'predict', got {mode!r}")
+        for i, sample in enumerate(data_samples):
+            h, w = sample.metainfo.get('img_shape', inputs.shape[-2:])[:2]
+            sample.pred_regions = PixelData(data=torch.stack([lv[i, :h, :w] for lv in levels]))
+        return data_samples
