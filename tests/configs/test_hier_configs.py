@@ -49,6 +49,9 @@ def dataset_metainfo(cfg):
 def shrink(cfg, data_root, work_dir):
     """Point the config at the tiny data; classes per level from it, 64 px crops, 1 iteration."""
     cfg.work_dir = work_dir
+    # a visualizer of its own: MMEngine keeps one instance per name ('visualizer' in MMSeg's
+    # runtime), and an earlier test's instance would save this run's pictures in its folder
+    cfg.visualizer.name = osp.basename(osp.dirname(work_dir)) + '_' + osp.basename(work_dir)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg[loader]
         loader.update(num_workers=0, persistent_workers=False)
@@ -123,6 +126,6 @@ def test_config_trains_one_iteration_and_tests(config, keys, show, data_roots, t
         image = runner.test_dataloader.dataset.get_data_info(0)['img_path']
         panel_h, panel_w = runner.visualizer.panel_shape(*mmcv.imread(image).shape[:2])
         height, width = mmcv.imread(pictures[0]).shape[:2]
-        # columns layout: the image and one column per level; rows GT, Pred (with headers)
-        assert 4 * panel_w < width < 5 * panel_w
-        assert 2 * panel_h < height < 3 * panel_h
+        # rows: the image, then GT | Pred | legend per level (with headers)
+        assert 2 * panel_w < width < 3 * panel_w
+        assert 4 * panel_h < height < 5 * panel_h
