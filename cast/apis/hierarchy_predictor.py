@@ -7,7 +7,6 @@ scope mmpretrain) and with any checkpoint that
 training checkpoints (backbone under ``backbone.``), official CAST
 checkpoints (MoCo v3, DeiT, Segmenter) or their converted form.
 """
-import argparse
 import copy
 import logging
 import warnings
@@ -23,7 +22,7 @@ from torch import Tensor
 
 from cast.backbones.checkpoint_converter import convert_cast_checkpoint
 from cast.datasets.transforms import Superpixels
-from cast.engine import load_checkpoint_safely
+from cast.engine import load_cast_checkpoint
 
 #: Pipeline keys searched (in order) for the config's Superpixels settings.
 PIPELINE_SOURCES = ('test_dataloader', 'val_dataloader', 'train_dataloader')
@@ -87,12 +86,6 @@ def _strip_init(model_cfg: dict) -> dict:
     return model_cfg
 
 
-def _read_checkpoint(path: str) -> dict:
-    # DeiT-format checkpoints pickle their argparse arguments.
-    with torch.serialization.safe_globals([argparse.Namespace]):
-        return load_checkpoint_safely(path, map_location='cpu')
-
-
 class HierarchyPredictor:
     """CAST's nested regions for raw images.
 
@@ -140,7 +133,7 @@ class HierarchyPredictor:
         state_dict, report = None, dict(missing=[], unexpected=[])
         if checkpoint != 'random':
             state_dict, conversion = convert_cast_checkpoint(
-                _read_checkpoint(checkpoint))
+                load_cast_checkpoint(checkpoint))
             report['pos_embed_type'] = conversion['pos_embed_type']
             model = MODELS.build(model_cfg)
             wanted = conversion['pos_embed_type']

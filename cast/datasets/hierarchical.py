@@ -9,6 +9,7 @@ from pycocotools.coco import COCO
 
 from mmseg.datasets import BaseSegDataset
 from . import hierarchy as hier
+from ..visualization.drawing import level_palette
 from .coco_files import load_coco_file
 from .masks import check_rules, make_lut, segmentation_problems
 from .transforms.loading import level_label_map
@@ -381,7 +382,7 @@ class HierarchicalSegDataset(BaseSegDataset):
 
     def _build_metainfo(self, level_parents: Dict[str, hier.Parents]) -> dict:
         level_classes = {lv: self.specs[lv].classes for lv in self.LEVELS}
-        level_palettes = {lv: self.make_palette(len(level_classes[lv]), i)
+        level_palettes = {lv: level_palette(len(level_classes[lv]), i)
                           for i, lv in enumerate(self.LEVELS)}
         hierarchy = {lv: tuple(p[0] for p in parents)
                      for lv, parents in level_parents.items()
@@ -390,11 +391,3 @@ class HierarchicalSegDataset(BaseSegDataset):
                     level_palettes=level_palettes, hierarchy=hierarchy,
                     level_parents=level_parents, classes=level_classes[self.main_level],
                     palette=level_palettes[self.main_level])
-
-    @staticmethod
-    def make_palette(num_classes: int, seed: int = 0) -> List[List[int]]:
-        """A fixed palette: black background, then random bright colours."""
-        rng = np.random.default_rng(seed)
-        colours = rng.integers(40, 256, (num_classes, 3))
-        colours[0] = 0
-        return colours.tolist()

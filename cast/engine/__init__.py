@@ -1,6 +1,6 @@
 from .checkpoint import (MMENGINE_SAFE_GLOBALS, UnsafeCheckpointError,
-                         install_safe_checkpoint_loader, load_checkpoint_safely,
-                         register_safe_globals)
+                         install_safe_checkpoint_loader, load_cast_checkpoint,
+                         load_checkpoint_safely, register_safe_globals)
 from .eval_selection import select_eval_metrics
 from .hooks import DatasetMetaHook
 from .launch import load_config, prepare_distributed, select_dist_backend
@@ -9,6 +9,8 @@ from .launch import load_config, prepare_distributed, select_dist_backend
 install_safe_checkpoint_loader()
 
 __all__ = [
-    'DatasetMetaHook', 'load_config', 'MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'install_safe_checkpoint_loader',
-    'load_checkpoint_safely', 'prepare_distributed', 'register_safe_globals', 'select_dist_backend', 'select_eval_metrics'
+    'DatasetMetaHook', 'MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError',
+    'install_safe_checkpoint_loader', 'load_cast_checkpoint', 'load_checkpoint_safely',
+    'load_config', 'prepare_distributed', 'register_safe_globals', 'select_dist_backend',
+    'select_eval_metrics'
 ]

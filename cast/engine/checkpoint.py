@@ -8,6 +8,7 @@ checkpoint from a stranger could then run code), we allow-list exactly those obj
 MMEngine's loader for local files with one that keeps ``weights_only=True`` and turns a refusal
 into an error that names the file and the offending object.
 """
+import argparse
 import os.path as osp
 import pickle
 import re
@@ -98,6 +99,34 @@ def load_checkpoint_safely(filename, map_location=None):
             f'numpy arrays and what MMEngine writes (HistoryBuffer) may be unpickled; anything '
             f'else could run code. If you trust the file, re-save its state_dict with plain '
             f'tensors.') from None
+
+
+def load_cast_checkpoint(filename, map_location='cpu', allow_pickle=False):
+    """Load any CAST checkpoint: ours, or an official one (MoCo v3, DeiT, Segmenter form).
+
+    The official DeiT-form files pickle their training arguments (``argparse.Namespace``), which
+    is allowed here beside :func:`load_checkpoint_safely`'s allow-list; ``allow_pickle`` turns
+    ``weights_only`` off for a file the user trusts.
+
+    Args:
+        filename (str): the checkpoint.
+        map_location (str | torch.device): as for :func:`torch.load`. Default: 'cpu'.
+        allow_pickle (bool): load with ``weights_only=False``. Default: False.
+
+    Returns:
+        dict: the checkpoint.
+    """
+    if allow_pickle:
+        if not osp.isfile(osp.expanduser(filename)):
+            raise FileNotFoundError(f'checkpoint file "{filename}" does not exist')
+        return torch.load(osp.expanduser(filename), map_location=map_location,
+                          weights_only=False)
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        try:
+            return load_checkpoint_safely(filename, map_location)
+        except UnsafeCheckpointError as err:
+            raise UnsafeCheckpointError(f'{err} Official checkpoints you trust: --allow-pickle '
+                                        '(allow_pickle=True).') from None
 
 
 def _load_from_local(filename, map_location):

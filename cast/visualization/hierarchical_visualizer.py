@@ -10,20 +10,12 @@ from mmseg.registry import VISUALIZERS
 from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
 from .drawing import (draw_boundaries, draw_legend, draw_tags, font_scale_for, header_bar,
-                      legend_size, paste, place_tags, stack_with_header)
+                      legend_size, level_palette, paste, place_tags, stack_with_header)
 from .hierarchy import hierarchy_tiles
 
 #: The sample field holding CAST's region hierarchy, (L, H, W) region ids fine to coarse
 #: (:class:`~cast.apis.HierarchicalInferencer` fills it with ``with_hierarchy=True``).
 HIERARCHY_FIELD = 'region_hierarchy'
-
-
-def level_palette(num_classes: int, seed: int) -> List[List[int]]:
-    """A fixed palette for a level whose ``dataset_meta`` gives none: black background, then
-    random bright colours (seeded by the level's position)."""
-    colours = np.random.default_rng(seed).integers(40, 256, (num_classes, 3))
-    colours[0] = 0
-    return colours.tolist()
 
 
 def resize_label_map(label_map: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -26,23 +26,7 @@ import torch
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from cast.backbones.checkpoint_converter import (  # noqa: E402
     convert_cast_checkpoint, summarize)
-
-
-def load_checkpoint(path: str, allow_pickle: bool = False) -> dict:
-    """Load with ``weights_only=True`` (argparse.Namespace allowed, as DeiT
-    checkpoints store their args); ``allow_pickle`` lifts it for trusted
-    files."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint not found: {path}')
-    if allow_pickle:
-        return torch.load(path, map_location='cpu', weights_only=False)
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # UnpicklingError and friends
-        raise RuntimeError(
-            f'{path}: refused by torch.load(weights_only=True) ({err}). If '
-            'you trust this file, rerun with --allow-pickle.') from err
+from cast.engine import load_cast_checkpoint  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -77,7 +61,7 @@ def main(argv=None):
             raise SystemExit('--img-size takes one value or H W')
         size = args.img_size * (3 - len(args.img_size))
         grid = tuple(-(-s // 8) for s in size[:2])
-    checkpoint = load_checkpoint(args.src, args.allow_pickle)
+    checkpoint = load_cast_checkpoint(args.src, allow_pickle=args.allow_pickle)
     state_dict, report = convert_cast_checkpoint(
         checkpoint, depths=args.depths, grid_size=grid)
     meta = dict(converted_from=osp.basename(args.src),
