@@ -24,6 +24,7 @@ import argparse
 import json
 import os.path as osp
 import tempfile
+import time
 
 from mmengine.config import DictAction
 from mmengine.runner import Runner
@@ -97,6 +98,8 @@ def build_runner(args, predictor, levels, work_dir):
     model = CASTRegionSegmentor(predictor.backbone, data_preprocessor=preprocessor)
     return Runner(
         model=model, work_dir=work_dir, default_scope='mmseg',
+        # a name of its own: MMEngine keeps one scope per run name (file name and second)
+        experiment_name=f'eval_unsupervised_{time.strftime("%Y%m%d_%H%M%S")}_{time.time_ns()}',
         test_dataloader=dict(batch_size=1, num_workers=args.workers, dataset=dataset,
                              sampler=dict(type='DefaultSampler', shuffle=False)),
         test_cfg=dict(type='TestLoop'),

@@ -26,6 +26,7 @@ from mmengine.structures import PixelData
 
 from mmseg.registry import MODELS, VISUALIZERS
 from mmseg.structures import SegDataSample
+from ..utils import stack_superpixels
 from ..visualization.hierarchical_visualizer import HIERARCHY_FIELD
 
 #: Pipeline steps that read labels; inference on a bare image drops them.
@@ -181,7 +182,7 @@ def add_region_hierarchy(model, batch: dict, samples: List) -> None:
     data = model.data_preprocessor(batch, False)
     inputs = data['inputs']
     levels = model.backbone.forward_hierarchy(
-        inputs, model.stack_superpixels(data['data_samples'], inputs))
+        inputs, stack_superpixels(data['data_samples'], inputs, pad=False))
     for i, (sample, prepared) in enumerate(zip(samples, data['data_samples'])):
         meta = prepared.metainfo
         left, right, top, bottom = meta.get('img_padding_size', meta.get('padding_size',

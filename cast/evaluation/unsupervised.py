@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..utils import relabel_consecutive
 from .functional import (areas_from_confusion, confusion_matrix, iou_from_areas,
                          nanmean, prediction_bins)
 
@@ -70,7 +71,8 @@ def majority_labels(regions: Tensor, gt: Tensor, num_classes: int,
     _check_pair(regions, gt)
     if regions.numel() and int(regions.min()) < 0:
         raise ValueError('region ids must be >= 0')
-    ids, inverse = torch.unique(regions.reshape(-1), return_inverse=True)
+    inverse = relabel_consecutive(regions.reshape(-1))
+    num_regions = int(inverse.max()) + 1 if inverse.numel() else 0
     gt = gt.reshape(-1).long()
     valid = gt != ignore_index
     bad = valid & ((gt < 0) | (gt >= num_classes))
@@ -80,8 +82,8 @@ def majority_labels(regions: Tensor, gt: Tensor, num_classes: int,
                          f'[0, {num_classes}) that are not '
                          f'ignore_index={ignore_index}')
     hist = torch.bincount(inverse[valid] * num_classes + gt[valid],
-                          minlength=len(ids) * num_classes)
-    hist = hist.view(len(ids), num_classes)
+                          minlength=num_regions * num_classes)
+    hist = hist.view(num_regions, num_classes)
     labels = hist.argmax(1)  # first maximum: the smaller class on ties
     labels[hist.sum(1) == 0] = ignore_index
     return labels[inverse].view(regions.shape)

@@ -9,10 +9,8 @@ MMPretrain's registries.
 """
 from .classifier import CASTImageClassifier
 from .mocov3 import CASTMoCoV3
-from .superpixel_batch import stack_superpixels
 from .transforms import SafeColorJitter, SuperpixelMultiView
 
 __all__ = [
-    'CASTImageClassifier', 'CASTMoCoV3', 'SafeColorJitter', 'SuperpixelMultiView',
-    'stack_superpixels'
+    'CASTImageClassifier', 'CASTMoCoV3', 'SafeColorJitter', 'SuperpixelMultiView'
 ]

@@ -7,7 +7,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor
 
-from .superpixel_batch import stack_superpixels
+from ..utils import stack_superpixels
 
 
 @MODELS.register_module()

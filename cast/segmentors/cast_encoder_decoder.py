@@ -10,6 +10,7 @@ from torch import Tensor
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import OptSampleList, SampleList
+from ..utils import relabel_consecutive, stack_superpixels
 
 Logits = Union[Tensor, Dict[str, Tensor]]
 
@@ -18,23 +19,6 @@ MISSING_SUPERPIXELS = (
     "dict(type='Superpixels') to the pipeline after the geometric transforms "
     '(and pack its output), and use CASTSegDataPreProcessor so it is padded '
     'with the images')
-
-
-def relabel_superpixels(superpixels: Tensor) -> Tensor:
-    """Relabel each image's superpixels to 0..S_b-1 (order kept).
-
-    Used on crops, where a window sees only some of the image's labels.
-
-    Args:
-        superpixels (Tensor): (B, H, W) integer labels.
-
-    Returns:
-        Tensor: (B, H, W) long labels, consecutive per image.
-    """
-    out = torch.empty_like(superpixels, dtype=torch.long)
-    for b in range(superpixels.shape[0]):
-        out[b] = torch.unique(superpixels[b], return_inverse=True)[1]
-    return out
 
 
 @MODELS.register_module()
@@ -61,7 +45,7 @@ class CASTEncoderDecoder(EncoderDecoder):
      predict(): stack_superpixels() -> inference() -> postprocess_result()
      inference(): whole_inference()/slide_inference()
      whole_inference(): encode_decode()
-     slide_inference(): per window: crop inputs and superpixels -> relabel_superpixels() -> encode_decode()
+     slide_inference(): per window: crop inputs and superpixels -> relabel_consecutive() -> encode_decode()
      encode_decode(): extract_feat() -> decode_head.predict()
 
     3. ``_forward``:
@@ -77,39 +61,6 @@ class CASTEncoderDecoder(EncoderDecoder):
         See :class:`mmseg.models.EncoderDecoder`; none are added. The
         backbone must accept ``(inputs, superpixels)``.
     """  # noqa: E501
-
-    @staticmethod
-    def stack_superpixels(data_samples: OptSampleList,
-                          inputs: Tensor) -> Tensor:
-        """Stack ``data_samples[i].superpixels`` into a (B, H, W) long tensor.
-
-        Args:
-            data_samples (list[:obj:`SegDataSample`]): Samples with a
-                ``superpixels`` PixelData (1, H, W).
-            inputs (Tensor): (B, C, H, W) images the maps must match.
-
-        Returns:
-            Tensor: (B, H, W) long labels on ``inputs.device``.
-        """
-        if data_samples is None:
-            raise ValueError(f'CASTEncoderDecoder {MISSING_SUPERPIXELS}; got '
-                             'no data_samples')
-        missing = [
-            i for i, sample in enumerate(data_samples)
-            if 'superpixels' not in sample
-        ]
-        if missing:
-            raise KeyError(f'CASTEncoderDecoder {MISSING_SUPERPIXELS}; data '
-                           f'samples {missing} have none')
-        maps = [sample.superpixels.data for sample in data_samples]
-        shapes = {tuple(m.shape[-2:]) for m in maps}
-        if shapes != {tuple(inputs.shape[-2:])} or len(maps) != len(inputs):
-            raise ValueError(
-                f'superpixels of shapes {sorted(shapes)} for {len(maps)} '
-                f'samples do not match inputs of shape {tuple(inputs.shape)}; '
-                'pad them with the images (CASTSegDataPreProcessor)')
-        return torch.stack([m.reshape(m.shape[-2:]) for m in maps]).to(
-            device=inputs.device, dtype=torch.long)
 
     def extract_feat(self,
                      inputs: Tensor,
@@ -127,7 +78,7 @@ class CASTEncoderDecoder(EncoderDecoder):
             list[Tensor]: Backbone (and neck) feature maps.
         """
         if superpixels is None:
-            superpixels = self.stack_superpixels(data_samples, inputs)
+            superpixels = stack_superpixels(data_samples, inputs, pad=False)
         x = self.backbone(inputs, superpixels)
         if self.with_neck:
             x = self.neck(x)
@@ -166,7 +117,7 @@ class CASTEncoderDecoder(EncoderDecoder):
         """Predictions with post-processing; see
         :meth:`EncoderDecoder.predict`. ``data_samples`` are required (they
         carry the superpixels)."""
-        superpixels = self.stack_superpixels(data_samples, inputs)
+        superpixels = stack_superpixels(data_samples, inputs, pad=False)
         batch_img_metas = [sample.metainfo for sample in data_samples]
         seg_logits = self.inference(inputs, batch_img_metas, superpixels)
         return self.postprocess_result(seg_logits, data_samples)
@@ -249,7 +200,8 @@ class CASTEncoderDecoder(EncoderDecoder):
                 y1 = max(y2 - h_crop, 0)
                 x1 = max(x2 - w_crop, 0)
                 crop_img = inputs[:, :, y1:y2, x1:x2]
-                crop_sp = relabel_superpixels(superpixels[:, y1:y2, x1:x2])
+                crop_sp = torch.stack([relabel_consecutive(m)
+                                       for m in superpixels[:, y1:y2, x1:x2]])
                 # a torch.Size img_shape tells predict_by_feat it is a window
                 batch_img_metas[0]['img_shape'] = crop_img.shape[2:]
                 crop_logits = self.encode_decode(crop_img, batch_img_metas,

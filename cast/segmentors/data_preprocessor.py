@@ -8,35 +8,7 @@ from mmengine.structures import PixelData
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-
-
-def pad_superpixels(superpixels: torch.Tensor, height: int,
-                    width: int) -> torch.Tensor:
-    """Pad a superpixel map on the bottom/right with one fresh label.
-
-    The padded area becomes a single extra superpixel ``S`` (``max + 1``), so
-    labels stay consecutive (0..S) and padding never merges with image
-    content. Nothing is added when no padding is needed.
-
-    Args:
-        superpixels (Tensor): (1, h, w) or (h, w) integer labels 0..S-1.
-        height (int): Padded height H >= h.
-        width (int): Padded width W >= w.
-
-    Returns:
-        Tensor: (1, H, W) or (H, W) labels, same dtype and device.
-    """
-    pad_h = height - superpixels.shape[-2]
-    pad_w = width - superpixels.shape[-1]
-    if pad_h < 0 or pad_w < 0:
-        raise ValueError(
-            f'superpixels of shape {tuple(superpixels.shape[-2:])} are larger '
-            f'than the padded image ({height}, {width}); compute them on '
-            'the final image (Superpixels after every geometric transform)')
-    if pad_h == 0 and pad_w == 0:
-        return superpixels
-    fresh = int(superpixels.max()) + 1
-    return F.pad(superpixels, (0, pad_w, 0, pad_h), value=fresh)
+from ..utils import pad_superpixels
 
 
 @MODELS.register_module()

@@ -8,7 +8,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmseg.registry import MODELS
-from .cast_encoder_decoder import CASTEncoderDecoder
+from ..utils import stack_superpixels
 
 
 @MODELS.register_module()
@@ -41,7 +41,7 @@ class CASTRegionSegmentor(BaseModel):
         """'tensor': (L, B, H, W) region ids; 'predict': the samples with ``pred_regions``."""
         if mode == 'loss':
             raise RuntimeError('CASTRegionSegmentor predicts unsupervised regions; it has no loss')
-        superpixels = CASTEncoderDecoder.stack_superpixels(data_samples, inputs)
+        superpixels = stack_superpixels(data_samples, inputs, pad=False)
         with torch.no_grad():
             levels: List[Tensor] = self.backbone.forward_hierarchy(inputs, superpixels)
         if mode == 'tensor':

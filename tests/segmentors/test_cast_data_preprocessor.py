@@ -9,7 +9,8 @@ from seg_helpers import LEVELS, PREPROCESSOR, grid_superpixels, make_batch
 
 from mmseg.registry import MODELS
 
-from cast.segmentors import CASTSegDataPreProcessor, pad_superpixels
+from cast.segmentors import CASTSegDataPreProcessor
+from cast.utils import pad_superpixels
 
 
 def build(**kwargs):

@@ -2,6 +2,7 @@
 whole and sliding-window inference."""
 import copy
 
+import numpy as np
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
@@ -11,7 +12,8 @@ from seg_helpers import (PREPROCESSOR, TINY_CAST, grid_superpixels,
 
 from mmseg.registry import MODELS
 
-from cast.segmentors import CASTEncoderDecoder, relabel_superpixels
+from cast.segmentors import CASTEncoderDecoder
+from cast.utils import relabel_consecutive
 
 
 def build(backbone=TINY_CAST, mode='whole', in_channels=48, **test_cfg):
@@ -29,12 +31,13 @@ def toy_backbone():
     return dict(type='TestOnlySuperpixelBackbone', channels=8)
 
 
-def test_relabel_superpixels():
-    sp = torch.tensor([[[7, 7, 3], [9, 3, 3]], [[0, 1, 1], [4, 4, 4]]])
-    out = relabel_superpixels(sp)
+def test_relabel_consecutive():
+    sp = torch.tensor([[7, 7, 3], [9, 3, 3]])
+    out = relabel_consecutive(sp)
     assert out.dtype == torch.long
-    assert torch.equal(out[0], torch.tensor([[1, 1, 0], [2, 0, 0]]))
-    assert torch.equal(out[1], torch.tensor([[0, 1, 1], [2, 2, 2]]))
+    assert torch.equal(out, torch.tensor([[1, 1, 0], [2, 0, 0]]))
+    np_out = relabel_consecutive(sp.numpy())
+    assert np_out.dtype == np.int64 and (np_out == out.numpy()).all()
 
 
 def test_train_step_tiny_cast_non_square_gradients_reach_backbone():
@@ -122,11 +125,9 @@ def test_slide_inference_crops_and_relabels_superpixels():
         labels = torch.unique(crop)
         assert torch.equal(labels, torch.arange(len(labels)))
     # the first window is the top-left crop of the image's map, relabelled
-    assert torch.equal(seen[0][0], relabel_superpixels(
-        full_sp[None, :24, :24])[0])
+    assert torch.equal(seen[0][0], relabel_consecutive(full_sp[:24, :24]))
     # window (1, 2): rows 16..40, cols 32..56
-    assert torch.equal(seen[-1][0], relabel_superpixels(
-        full_sp[None, 16:40, 32:56])[0])
+    assert torch.equal(seen[-1][0], relabel_consecutive(full_sp[16:40, 32:56]))
 
 
 def test_slide_inference_tiny_cast():

@@ -7,9 +7,8 @@ from mmcv.transforms import Compose
 
 from mmseg.registry import TRANSFORMS
 
-from cast.datasets.transforms.superpixels import (Superpixels,
-                                                   relabel_consecutive,
-                                                   seeds_grid)
+from cast.datasets.transforms.superpixels import Superpixels, seeds_grid
+from cast.utils import relabel_consecutive
 
 METHODS = ['slic', 'seeds']
 

@@ -1,9 +1,6 @@
 """Transforms for hierarchical segmentation: per-level annotations, superpixels, packing."""
 from .formatting import PackHierSegInputs
 from .loading import LoadHierarchicalAnnotations, level_label_map
-from .superpixels import Superpixels, relabel_consecutive
+from .superpixels import Superpixels
 
-__all__ = [
-    'LoadHierarchicalAnnotations', 'PackHierSegInputs', 'Superpixels', 'level_label_map',
-    'relabel_consecutive'
-]
+__all__ = ['LoadHierarchicalAnnotations', 'PackHierSegInputs', 'Superpixels', 'level_label_map']

@@ -9,6 +9,7 @@ from fast_slic import Slic
 from mmcv.transforms import BaseTransform
 
 from mmseg.registry import TRANSFORMS
+from ...utils import relabel_consecutive
 
 # fast-slic returns int16 assignments, so it cannot label more segments.
 MAX_FAST_SLIC_SEGMENTS = np.iinfo(np.int16).max
@@ -26,19 +27,6 @@ OPENCV_CONTRIB_HINT = (
     'opencv-python-headless && pip install --force-reinstall --no-deps '
     'opencv-contrib-python==5.0.0.93 (both builds write the same cv2/ files, '
     'so only one may be installed)')
-
-
-def relabel_consecutive(labels: np.ndarray) -> np.ndarray:
-    """Map arbitrary integer labels to 0..S-1, keeping their order.
-
-    Args:
-        labels (np.ndarray): (H, W) integer label map, possibly with gaps.
-
-    Returns:
-        np.ndarray: (H, W) int64 label map whose values are exactly 0..S-1.
-    """
-    _, inverse = np.unique(labels, return_inverse=True)
-    return inverse.reshape(labels.shape).astype(np.int64)
 
 
 def seeds_grid(height: int, width: int, num_superpixels: int,

@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmpretrain.structures import DataSample
 
-from cast.recognition import stack_superpixels
+from cast.utils import stack_superpixels
 
 
 def sample(value):
