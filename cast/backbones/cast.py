@@ -278,6 +278,7 @@ class CAST(BaseModule):
             self._register_load_state_dict_pre_hook(self._resize_pos_embed)
         else:
             self.pos_embed = None
+        self._sincos_tables = {}  # (grid, device, dtype) -> sin-cos table
         self.drop_after_pos = nn.Dropout(p=drop_rate)
 
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
@@ -431,8 +432,14 @@ class CAST(BaseModule):
         if self.pos_embed_type == 'sincos':
             if self.feature_resize == 'bilinear':
                 grid_hw = self.grid_size
-            table = build_2d_sincos_position_embedding(grid_hw, C)
-            table = table.to(device=device, dtype=dtype).view(1, *grid_hw, C)
+            key = (tuple(grid_hw), torch.device(device), dtype)
+            table = self._sincos_tables.get(key)
+            if table is None:  # fixed: built once per grid, device, dtype
+                with torch.device('cpu'):  # the helper makes CPU tensors
+                    table = build_2d_sincos_position_embedding(grid_hw, C)
+                table = table.to(device=device, dtype=dtype).view(
+                    1, *grid_hw, C)
+                self._sincos_tables[key] = table
             return table, table.new_zeros(1, 1, C)
         table = self.pos_embed[:, 1:].reshape(1, *self.grid_size, C)
         return table, self.pos_embed[:, :1]
