@@ -476,13 +476,13 @@ class CAST(BaseModule):
         if self.feature_resize == 'nearest':
             labels = ops.resize_labels_nearest(superpixels, (h, w))
             num_segs = ops.num_segments(labels)
-            x, mask = ops.segment_mean(grid, labels, num_segs)
             if table.shape[1:3] != (h, w):
                 table = F.interpolate(
                     table.permute(0, 3, 1, 2), size=(h, w), mode='bicubic',
                     align_corners=False).permute(0, 2, 3, 1)
-            pos, _ = ops.segment_mean(table.expand(B, -1, -1, -1), labels,
-                                      num_segs)
+            # features and positions share the grid: one mean of their sum
+            x, mask = ops.segment_mean(grid + table, labels, num_segs)
+            x = self.drop_after_pos(x)
         else:
             num_segs = ops.num_segments(superpixels)
             x = ops.segment_mean_resized(
@@ -492,7 +492,7 @@ class CAST(BaseModule):
             pos = ops.segment_mean_resized(
                 table, superpixels, 'bicubic', num_segs,
                 fast=self.fast_segment_mean)
-        x = self.drop_after_pos(x + pos)
+            x = self.drop_after_pos(x + pos)
         cls_token = self.cls_token.expand(B, -1, -1) + cls_pos
         return x, mask, cls_token
 
