@@ -206,7 +206,7 @@ def _sum_per_cell(rows: Tensor, cols: Tensor, taps: Tensor, values: Tensor,
         matrix = torch.sparse_coo_tensor(
             torch.stack([rows.repeat_interleave(taps.shape[1]),
                          (taps * w + cols.unsqueeze(1)).reshape(-1)]),
-            values.reshape(-1), (num_rows, h * w),
+            values.reshape(-1), (num_rows, h * w), device=values.device,
             check_invariants=False).coalesce()
         rows, cells = matrix.indices()
         return rows, cells, matrix.values()
@@ -306,7 +306,7 @@ def segment_resize_matrix(labels: Tensor,
         cells = cells + (rows // num_segs) * (h * w)
     return torch.sparse_coo_tensor(
         torch.stack([rows, cells]), values.to(dtype),
-        (B * num_segs, (1 if shared_grid else B) * h * w),
+        (B * num_segs, (1 if shared_grid else B) * h * w), device=device,
         is_coalesced=True, check_invariants=False)
 
 
@@ -442,7 +442,7 @@ def pooled_paint_matrix(superpixels: Tensor, stride: int, num_segs: int,
     cols = batch * num_segs + superpixels.reshape(-1)[starts]
     matrix = torch.sparse_coo_tensor(
         torch.stack([rows, cols]), vals, (B * Ho * Wo, B * num_segs),
-        check_invariants=False)
+        device=device, check_invariants=False)
     return matrix.coalesce().to(dtype)
 
 
