@@ -3,12 +3,13 @@ from .checkpoint import (MMENGINE_SAFE_GLOBALS, UnsafeCheckpointError,
                          register_safe_globals)
 from .eval_selection import select_eval_metrics
 from .hooks import DatasetMetaHook
-from .launch import load_config, prepare_distributed, select_dist_backend
+from .launch import load_config, prepare_distributed, select_dist_backend, select_sync_bn
 
 # Importing `cast` makes MMEngine's checkpoint loading work under torch's weights_only=True.
 install_safe_checkpoint_loader()
 
 __all__ = [
     'DatasetMetaHook', 'load_config', 'MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'install_safe_checkpoint_loader',
-    'load_checkpoint_safely', 'prepare_distributed', 'register_safe_globals', 'select_dist_backend', 'select_eval_metrics'
+    'load_checkpoint_safely', 'prepare_distributed', 'register_safe_globals', 'select_dist_backend', 'select_eval_metrics',
+    'select_sync_bn'
 ]
