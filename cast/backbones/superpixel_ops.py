@@ -143,12 +143,15 @@ def _sparse_mm(matrix: Tensor, dense: Tensor) -> Tensor:
     (N, C) tensor -> (R, C), differentiable w.r.t. ``dense``.
 
     Half-precision inputs are multiplied in float32 (sparse kernels do not
-    cover every half type on every device) and cast back.
+    cover every half type on every device) and cast back; autocast is off
+    for the product, which would otherwise run it in half precision and
+    give its backward mismatched types.
     """
     dtype = dense.dtype
     if dtype in (torch.float16, torch.bfloat16):
         dense = dense.float()
-    out = torch.sparse.mm(matrix.to(dense.dtype), dense)
+    with torch.autocast(dense.device.type, enabled=False):
+        out = torch.sparse.mm(matrix.to(dense.dtype), dense)
     return out.to(dtype)
 
 
