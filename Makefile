@@ -10,6 +10,9 @@ REQS   := setup.py requirements/build.txt requirements/runtime.txt requirements/
 
 TORCH_VERSION ?= 2.13.0
 MMCV_VERSION  ?= 2.1.0
+# mmcv's setup.py compiles its ops with ninja through torch's cpp_extension, which runs
+# MAX_JOBS jobs at once (ninja's default, cores + 2, overloads small machines): one per core.
+MAX_JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: install demo test clean-venv
 
@@ -24,7 +27,7 @@ $(STAMP): $(REQS) Makefile
 	@# Its setup.py is known to build under setuptools<70; torch 2.13 itself declares >=77.0.3.
 	$(BIN)/python -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$(MMCV_VERSION)'" 2>/dev/null || { \
 	  $(BIN)/pip install -q "setuptools<70" && \
-	  MMCV_WITH_OPS=1 $(BIN)/pip install --no-build-isolation mmcv==$(MMCV_VERSION); }
+	  MMCV_WITH_OPS=1 MAX_JOBS=$(MAX_JOBS) $(BIN)/pip install --no-build-isolation mmcv==$(MMCV_VERSION); }
 	@# MMEngine resolves `mmseg::` config paths with pkg_resources, which setuptools 81 dropped.
 	$(BIN)/pip install -q "setuptools>=77.0.3,<81"
 	$(BIN)/python -c "import fast_slic" 2>/dev/null || \
