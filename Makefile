@@ -37,15 +37,21 @@ $(STAMP): $(REQS) Makefile
 	$(BIN)/python -c "import cast, mmseg.models, mmpretrain.models, dgl, fast_slic, pycocotools"
 	touch $(STAMP)
 
-DEMO_CONFIG ?= configs/demo/synthetic_spin.py
-DEMO_DIR    ?= work_dirs/demo
+DEMO_CONFIG  ?= configs/demo/synthetic_spin.py
+DEMO_DIR     ?= work_dirs/demo
+# One torch thread: the demo's operations are small, and a second thread waits at every
+# operation for whatever else holds the other core (its own data workers on 2 cores; other jobs
+# on a shared machine), which made iterations up to 15x slower here.
+DEMO_THREADS ?= 1
 
 # Generates the data on first use; a second run resumes the finished training (nothing is
 # overwritten) and tests again.
 demo: install
 	$(BIN)/python tools/generate_synthetic_spin.py data/synthetic_spin
-	$(BIN)/python tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR) --resume
-	$(BIN)/python tools/test.py $(DEMO_CONFIG) "$$(cat $(DEMO_DIR)/last_checkpoint)" \
+	OMP_NUM_THREADS=$(DEMO_THREADS) $(BIN)/python tools/train.py $(DEMO_CONFIG) \
+	  --work-dir $(DEMO_DIR) --resume
+	OMP_NUM_THREADS=$(DEMO_THREADS) $(BIN)/python tools/test.py $(DEMO_CONFIG) \
+	  "$$(cat $(DEMO_DIR)/last_checkpoint)" \
 	  --work-dir $(DEMO_DIR) --eval mIoU SpCS SeCS --show-dir $(DEMO_DIR)/pictures
 
 test: install
