@@ -36,7 +36,7 @@ from functools import partial
 import numpy as np
 import torch
 from mmengine.dataset import Compose
-from mmengine.logging import MMLogger
+from mmengine.logging import MessageHub, MMLogger
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import FUNCTIONS, MODELS, OPTIM_WRAPPERS, init_default_scope
 
@@ -195,6 +195,8 @@ def build(config, device, amp_dtype):
     cfg = load_config(config)  # one process: SyncBN -> BN
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     model_cfg = cfg.model
+    if cfg.get('data_preprocessor') is not None:  # as MMEngine's Runner merges it
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     if model_cfg.get('backbone') is not None:
         model_cfg.backbone.init_cfg = None  # random weights: no pretrained file
     model = MODELS.build(model_cfg)
@@ -222,6 +224,10 @@ def check_config(config, args):
     """dict of one config's figures."""
     cuda = torch.device(args.device).type == 'cuda'
     cfg, model, optim_wrapper = build(config, args.device, args.amp_dtype)
+    # what the runner tells the model (MoCo's momentum schedule reads the iteration counts)
+    hub = MessageHub.get_current_instance()
+    for key, value in dict(iter=0, epoch=0, max_iters=1000, max_epochs=100).items():
+        hub.update_info(key, value)
     batch = min(cfg.train_dataloader.batch_size, args.max_batch)
     data = synthetic_batch(cfg, model, batch)
     grads = []

@@ -231,6 +231,8 @@ def build(key, args):
     config = key if own_data else osp.join(REPO, MODEL_ZOO[key][1])
     cfg = load_config(config)  # SyncBN -> BN: a single-process run
     model_cfg = cfg.model
+    if cfg.get('data_preprocessor') is not None:  # as MMEngine's Runner merges it
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     if not own_data:
         model_cfg.backbone.init_cfg = None  # random weights: no pretrained file needed
         model_cfg.data_preprocessor.size = (args.size, args.size)
