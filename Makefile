@@ -11,6 +11,9 @@ REQS   := setup.py requirements/build.txt requirements/runtime.txt requirements/
 TORCH_VERSION ?= 2.13.0
 MMCV_VERSION  ?= 2.1.0
 SPIN_API_VERSION ?= 1.0.0
+# mmcv's setup.py compiles its ops with ninja through torch's cpp_extension, which runs
+# MAX_JOBS jobs at once (ninja's default, cores + 2, overloads small machines): one per core.
+MAX_JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: install demo test clean-venv
 
@@ -25,7 +28,7 @@ $(STAMP): $(REQS) Makefile
 	@# Its setup.py is known to build under setuptools<70; torch 2.13 itself declares >=77.0.3.
 	$(BIN)/python -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$(MMCV_VERSION)'" 2>/dev/null || { \
 	  $(BIN)/pip install -q "setuptools<70" && \
-	  MMCV_WITH_OPS=1 $(BIN)/pip install --no-build-isolation mmcv==$(MMCV_VERSION); }
+	  MMCV_WITH_OPS=1 MAX_JOBS=$(MAX_JOBS) $(BIN)/pip install --no-build-isolation mmcv==$(MMCV_VERSION); }
 	@# MMEngine resolves `mmseg::` config paths with pkg_resources, which setuptools 81 dropped.
 	$(BIN)/pip install -q "setuptools>=77.0.3,<81"
 	$(BIN)/python -c "import fast_slic" 2>/dev/null || \
@@ -45,15 +48,21 @@ $(STAMP): $(REQS) Makefile
 	  cv2; cv2.ximgproc.createSuperpixelSEEDS"
 	touch $(STAMP)
 
-DEMO_CONFIG ?= configs/demo/synthetic_spin.py
-DEMO_DIR    ?= work_dirs/demo
+DEMO_CONFIG  ?= configs/demo/synthetic_spin.py
+DEMO_DIR     ?= work_dirs/demo
+# One torch thread: the demo's operations are small, and a second thread waits at every
+# operation for whatever else holds the other core (its own data workers on 2 cores; other jobs
+# on a shared machine), which made iterations up to 15x slower here.
+DEMO_THREADS ?= 1
 
 # Generates the data on first use; a second run resumes the finished training (nothing is
 # overwritten) and tests again.
 demo: install
 	$(BIN)/python tools/generate_synthetic_spin.py data/synthetic_spin
-	$(BIN)/python tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR) --resume
-	$(BIN)/python tools/test.py $(DEMO_CONFIG) "$$(cat $(DEMO_DIR)/last_checkpoint)" \
+	OMP_NUM_THREADS=$(DEMO_THREADS) $(BIN)/python tools/train.py $(DEMO_CONFIG) \
+	  --work-dir $(DEMO_DIR) --resume
+	OMP_NUM_THREADS=$(DEMO_THREADS) $(BIN)/python tools/test.py $(DEMO_CONFIG) \
+	  "$$(cat $(DEMO_DIR)/last_checkpoint)" \
 	  --work-dir $(DEMO_DIR) --eval mIoU SpCS SeCS --show-dir $(DEMO_DIR)/pictures
 
 test: install

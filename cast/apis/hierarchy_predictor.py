@@ -184,9 +184,10 @@ class HierarchyPredictor:
         dp = getattr(model, 'data_preprocessor', None)
         mean = getattr(dp, 'mean', None)
         std = getattr(dp, 'std', None)
-        mean = torch.tensor(DEFAULT_MEAN) if mean is None else \
+        # on the CPU, where preprocess() normalises before moving the image
+        mean = torch.tensor(DEFAULT_MEAN, device='cpu') if mean is None else \
             mean.detach().reshape(-1).cpu().float()
-        std = torch.tensor(DEFAULT_STD) if std is None else \
+        std = torch.tensor(DEFAULT_STD, device='cpu') if std is None else \
             std.detach().reshape(-1).cpu().float()
         to_rgb = True
         for name in ('channel_conversion', '_channel_conversion', 'to_rgb'):

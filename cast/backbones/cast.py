@@ -278,6 +278,7 @@ class CAST(BaseModule):
             self._register_load_state_dict_pre_hook(self._resize_pos_embed)
         else:
             self.pos_embed = None
+        self._sincos_tables = {}  # (grid, device, dtype) -> sin-cos table
         self.drop_after_pos = nn.Dropout(p=drop_rate)
 
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
@@ -431,8 +432,14 @@ class CAST(BaseModule):
         if self.pos_embed_type == 'sincos':
             if self.feature_resize == 'bilinear':
                 grid_hw = self.grid_size
-            table = build_2d_sincos_position_embedding(grid_hw, C)
-            table = table.to(device=device, dtype=dtype).view(1, *grid_hw, C)
+            key = (tuple(grid_hw), torch.device(device), dtype)
+            table = self._sincos_tables.get(key)
+            if table is None:  # fixed: built once per grid, device, dtype
+                with torch.device('cpu'):  # the helper makes CPU tensors
+                    table = build_2d_sincos_position_embedding(grid_hw, C)
+                table = table.to(device=device, dtype=dtype).view(
+                    1, *grid_hw, C)
+                self._sincos_tables[key] = table
             return table, table.new_zeros(1, 1, C)
         table = self.pos_embed[:, 1:].reshape(1, *self.grid_size, C)
         return table, self.pos_embed[:, :1]
@@ -469,13 +476,13 @@ class CAST(BaseModule):
         if self.feature_resize == 'nearest':
             labels = ops.resize_labels_nearest(superpixels, (h, w))
             num_segs = ops.num_segments(labels)
-            x, mask = ops.segment_mean(grid, labels, num_segs)
             if table.shape[1:3] != (h, w):
                 table = F.interpolate(
                     table.permute(0, 3, 1, 2), size=(h, w), mode='bicubic',
                     align_corners=False).permute(0, 2, 3, 1)
-            pos, _ = ops.segment_mean(table.expand(B, -1, -1, -1), labels,
-                                      num_segs)
+            # features and positions share the grid: one mean of their sum
+            x, mask = ops.segment_mean(grid + table, labels, num_segs)
+            x = self.drop_after_pos(x)
         else:
             num_segs = ops.num_segments(superpixels)
             x = ops.segment_mean_resized(
@@ -485,7 +492,7 @@ class CAST(BaseModule):
             pos = ops.segment_mean_resized(
                 table, superpixels, 'bicubic', num_segs,
                 fast=self.fast_segment_mean)
-        x = self.drop_after_pos(x + pos)
+            x = self.drop_after_pos(x + pos)
         cls_token = self.cls_token.expand(B, -1, -1) + cls_pos
         return x, mask, cls_token
 

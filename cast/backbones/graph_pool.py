@@ -128,13 +128,18 @@ class GraphPooling(BaseModule):
         B, N, C = x.shape
         if padding_mask is None:
             padding_mask = x.new_zeros((B, N), dtype=torch.bool)
+        x = x.detach()
         valid = (~padding_mask).unsqueeze(-1).to(x.dtype)
-        mean = (x * valid).sum(1) / valid.sum(1).clamp(min=1)
-        mean = mean.unsqueeze(1)
-        filled = torch.where(padding_mask.unsqueeze(-1), mean.expand_as(x), x)
-        points = torch.cat([mean, filled], dim=1)
+        mean = (x * valid).sum(1) / valid.sum(1).clamp(min=1)  # (B, C)
+        # points (B, 1 + N, C) in FPS's float64: the mean, then the tokens
+        # with the padded ones replaced by the mean
+        points = x.new_empty((B, 1 + N, C), dtype=torch.float64)
+        points[:, 0] = mean
+        points[:, 1:] = x
+        b, n = padding_mask.nonzero().unbind(1)
+        points[b, n + 1] = points[b, 0]
         if self.l2_normalize_for_fps:
-            points = F.normalize(points, dim=-1)
+            points = F.normalize(points.to(x.dtype), dim=-1)
         seeds = farthest_point_sample(
             points, self.num_clusters + 1, backend=self.fps_backend)
         seeds = seeds[:, 1:] - 1

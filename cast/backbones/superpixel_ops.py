@@ -63,8 +63,9 @@ def segment_sum_count(x: Tensor, labels: Tensor,
                          f'have {labels.shape[1]}')
     offset = torch.arange(B, device=labels.device).view(B, 1) * num_segs
     flat = (labels + offset).reshape(-1)
-    sums = x.new_zeros(B * num_segs, C)
-    sums.index_put_((flat, ), x.reshape(-1, C), accumulate=True)
+    # index_add_ sums in index order as index_put_(accumulate=True) does,
+    # twice as fast on CPU
+    sums = x.new_zeros(B * num_segs, C).index_add_(0, flat, x.reshape(-1, C))
     counts = torch.bincount(flat, minlength=B * num_segs).to(x.dtype)
     return sums.view(B, num_segs, C), counts.view(B, num_segs)
 
@@ -142,12 +143,15 @@ def _sparse_mm(matrix: Tensor, dense: Tensor) -> Tensor:
     (N, C) tensor -> (R, C), differentiable w.r.t. ``dense``.
 
     Half-precision inputs are multiplied in float32 (sparse kernels do not
-    cover every half type on every device) and cast back.
+    cover every half type on every device) and cast back; autocast is off
+    for the product, which would otherwise run it in half precision and
+    give its backward mismatched types.
     """
     dtype = dense.dtype
     if dtype in (torch.float16, torch.bfloat16):
         dense = dense.float()
-    out = torch.sparse.mm(matrix.to(dense.dtype), dense)
+    with torch.autocast(dense.device.type, enabled=False):
+        out = torch.sparse.mm(matrix.to(dense.dtype), dense)
     return out.to(dtype)
 
 
@@ -205,7 +209,7 @@ def _sum_per_cell(rows: Tensor, cols: Tensor, taps: Tensor, values: Tensor,
         matrix = torch.sparse_coo_tensor(
             torch.stack([rows.repeat_interleave(taps.shape[1]),
                          (taps * w + cols.unsqueeze(1)).reshape(-1)]),
-            values.reshape(-1), (num_rows, h * w),
+            values.reshape(-1), (num_rows, h * w), device=values.device,
             check_invariants=False).coalesce()
         rows, cells = matrix.indices()
         return rows, cells, matrix.values()
@@ -305,7 +309,7 @@ def segment_resize_matrix(labels: Tensor,
         cells = cells + (rows // num_segs) * (h * w)
     return torch.sparse_coo_tensor(
         torch.stack([rows, cells]), values.to(dtype),
-        (B * num_segs, (1 if shared_grid else B) * h * w),
+        (B * num_segs, (1 if shared_grid else B) * h * w), device=device,
         is_coalesced=True, check_invariants=False)
 
 
@@ -441,7 +445,7 @@ def pooled_paint_matrix(superpixels: Tensor, stride: int, num_segs: int,
     cols = batch * num_segs + superpixels.reshape(-1)[starts]
     matrix = torch.sparse_coo_tensor(
         torch.stack([rows, cols]), vals, (B * Ho * Wo, B * num_segs),
-        check_invariants=False)
+        device=device, check_invariants=False)
     return matrix.coalesce().to(dtype)
 
 

@@ -8,7 +8,8 @@ from mmengine.config import Config
 
 
 def load_config(path, launcher='none', cfg_options=None, work_dir=None):
-    """Load a config as MMSeg's tools do: command-line overrides, then the work dir.
+    """Load a config as MMSeg's tools do: command-line overrides, then the work dir, then
+    the norm layers for where it runs (:func:`select_sync_bn`).
 
     Args:
         path (str): Config file.
@@ -30,7 +31,43 @@ def load_config(path, launcher='none', cfg_options=None, work_dir=None):
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    select_sync_bn(cfg, sync=launcher != 'none' and torch.cuda.is_available())
     return cfg
+
+
+def select_sync_bn(cfg, sync):
+    """SyncBN where it can synchronise (distributed runs on CUDA), BN everywhere else.
+
+    The UperNet/SegFormer configs ask for ``SyncBN`` as MMSeg's do. MMEngine's runner reverts
+    SyncBN to BN only for non-distributed runs; a distributed run without CUDA (gloo) would keep
+    it, and torch's SyncBatchNorm refuses CPU tensors. Models built from the config outside the
+    runner (benchmarks, tools) get the same choice from here.
+
+    Args:
+        cfg (mmengine.Config): The config; every ``type='SyncBN'`` in ``cfg.model`` becomes
+            ``'BN'`` in place unless ``sync``.
+        sync (bool): Keep SyncBN.
+
+    Returns:
+        int: The number of norm configs switched to BN.
+    """
+    if sync or cfg.get('model') is None:
+        return 0
+    return _sync_bn_to_bn(cfg.model)
+
+
+def _sync_bn_to_bn(node):
+    count = 0
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+            count += 1
+        for value in node.values():
+            count += _sync_bn_to_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            count += _sync_bn_to_bn(value)
+    return count
 
 
 def select_dist_backend(cfg):

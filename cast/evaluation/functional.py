@@ -123,18 +123,19 @@ def joint_histogram(pred_bins: Sequence[Tensor], num_classes: Sequence[int]) -> 
     return torch.bincount(index.reshape(-1), minlength=math.prod(shape)).view(shape)
 
 
-def parent_relation(parents: Sequence, num_parent: int) -> Tensor:
+def parent_relation(parents: Sequence, num_parent: int, device=None) -> Tensor:
     """Boolean child -> parent relation from a hierarchy entry.
 
     Args:
         parents (Sequence[int | Sequence[int]]): per child class, its parent class, or every
             allowed parent class (``dataset_meta['level_parents']``).
         num_parent (int): N_p.
+        device (torch.device, optional): where to build it (default: the CPU).
 
     Returns:
         Tensor: (N_c, N_p) bool, True where the parent is allowed.
     """
-    relation = torch.zeros(len(parents), num_parent, dtype=torch.bool)
+    relation = torch.zeros(len(parents), num_parent, dtype=torch.bool, device=device)
     for child, allowed in enumerate(parents):
         relation[child, list(allowed) if isinstance(allowed, (list, tuple)) else allowed] = True
     return relation
@@ -192,15 +193,16 @@ def chain_mask(relations: Sequence[Tensor], num_classes: Sequence[int]) -> Tenso
         num_classes (Sequence[int]): N_l per level.
 
     Returns:
-        Tensor: (B_1, ..., B_L) bool; True where every level is foreground (1..N_l - 1) and each
-        level's class is an allowed parent of the next level's.
+        Tensor: (B_1, ..., B_L) bool on the relations' device; True where every level is
+        foreground (1..N_l - 1) and each level's class is an allowed parent of the next level's.
     """
     shape = [n + 1 for n in num_classes]
-    mask = torch.zeros(shape[0], dtype=torch.bool)
+    device = relations[0].device
+    mask = torch.zeros(shape[0], dtype=torch.bool, device=device)
     mask[1:num_classes[0]] = True
     for level, relation in enumerate(relations, start=1):
         # pair[a, b]: foreground child class b may have parent a.
-        pair = torch.zeros(shape[level - 1], shape[level], dtype=torch.bool)
+        pair = torch.zeros(shape[level - 1], shape[level], dtype=torch.bool, device=device)
         pair[:num_classes[level - 1], 1:num_classes[level]] = relation[1:].t()
         mask = mask.unsqueeze(-1) & pair.view([1] * (level - 1) + list(pair.shape))
     return mask
@@ -239,9 +241,10 @@ def semantic_consistency_counts_per_pixel(pred_bins: Sequence[Tensor],
     valid = foreground.clone()
     for level, relation in enumerate(relations, start=1):
         n_c, n_p = relation.shape
-        table = torch.zeros(n_c + 1, n_p + 1, dtype=torch.bool)  # "none" bins: never valid
+        # "none" bins: never valid
+        table = torch.zeros(n_c + 1, n_p + 1, dtype=torch.bool, device=valid.device)
         table[:n_c, :n_p] = relation
-        valid &= table.to(valid.device)[pred_bins[level], pred_bins[level - 1]]
+        valid &= table[pred_bins[level], pred_bins[level - 1]]
     return torch.stack([valid.sum(), foreground.sum()])
 
 

@@ -130,10 +130,9 @@ def dilate(mask: Tensor, radius: float) -> Tensor:
     r = int(math.floor(radius))
     if r <= 0:
         return mask.clone()
-    offsets = torch.arange(-r, r + 1, dtype=torch.float32)
+    offsets = torch.arange(-r, r + 1, dtype=torch.float32, device=mask.device)
     disk = (offsets[:, None]**2 + offsets[None, :]**2) <= radius**2 + 1e-6
-    hit = F.conv2d(mask[None, None].float(), disk[None, None].float().to(
-        mask.device), padding=r)
+    hit = F.conv2d(mask[None, None].float(), disk[None, None].float(), padding=r)
     return hit[0, 0] > 0
 
 

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from cast.backbones import fps
 from cast.backbones.fps import farthest_point_sample
 
 
@@ -57,3 +58,69 @@ def test_auto_backend_on_cpu_and_bad_args():
         farthest_point_sample(points[0], 4)
     with pytest.raises(ValueError, match='num_samples'):
         farthest_point_sample(points, 0)
+
+
+def _both_paths(points, K):
+    """Indices of the matrix path, the loop path and dgl."""
+    points = points.double()
+    matrix = fps._fps_torch_matrix(points, K)
+    assert matrix is not None
+    return matrix, fps._fps_torch_loop(points, K), farthest_point_sample(points, K, 'dgl')
+
+
+@pytest.mark.parametrize('case', ['offset', 'padded', 'near_copies', 'signed_zero', 'many_copies'])
+def test_matrix_path_identical_to_loop_and_dgl(case):
+    gen = torch.Generator().manual_seed(1)
+    points = torch.randn(3, 150, 32, generator=gen, dtype=torch.float64)
+    if case == 'offset':  # a common component much larger than the spread (the residual stream)
+        points = points * 1e-3 + 50 * torch.randn(1, 1, 32, generator=gen, dtype=torch.float64)
+    elif case == 'padded':  # how CAST's padded tokens look: copies of point 0 (the mean)
+        points[0, 100:] = points[0, :1]
+        points[2, 140:] = points[2, :1]
+    elif case == 'near_copies':  # distinct points closer than the expansion resolves
+        points[:, 50:60] = points[:, :10] * (1 + 1e-12)
+        points[:, 60:70] = points[:, 10:20]
+    elif case == 'signed_zero':  # -0.0 and 0.0 are at distance 0, as dgl sums them
+        points[:, :, 0] = 0.
+        points[:, 5] = points[:, 4]
+        points[:, 5, 0] = -0.
+    elif case == 'many_copies':  # copies of a few points, more picks than distinct points
+        points = points[:, torch.arange(150) % 7]
+    for K in (1, 40, 160):
+        matrix, loop, dgl = _both_paths(points, K)
+        assert torch.equal(matrix, dgl), (case, K)
+        assert torch.equal(loop, dgl), (case, K)
+
+
+def test_copies_get_their_first_copy():
+    points = torch.randn(2, 9, 5, dtype=torch.float64)
+    points[0, 6] = points[0, 2]
+    points[0, 8] = points[0, 2]
+    points[1, 3] = points[1, 0]
+    points[1, 4, 0] = -0.
+    points[1, 7] = points[1, 4]
+    points[1, 7, 0] = 0.
+    first = fps.first_copies(points)
+    expected = torch.arange(9).repeat(2, 1)
+    expected[0, 6] = expected[0, 8] = 2
+    expected[1, 3] = 0
+    expected[1, 7] = 4
+    assert torch.equal(first, expected)
+
+
+def test_too_many_near_pairs_fall_back_to_the_loop():
+    gen = torch.Generator().manual_seed(2)
+    points = torch.randn(2, 40, 8, generator=gen, dtype=torch.float64)
+    points[:, 20:] = points[:, :20] * (1 + 1e-9)  # 20 near pairs per image
+    assert fps.pairwise_sq_dists(points, max_exact=10) is None
+    assert fps.pairwise_sq_dists(points, max_exact=80) is not None
+    # farthest_point_sample still returns dgl's answer through the loop
+    assert torch.equal(farthest_point_sample(points, 30, 'torch'),
+                       farthest_point_sample(points, 30, 'dgl'))
+
+
+def test_sampling_ignores_autocast_and_keeps_float64():
+    points = torch.randn(2, 30, 6)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        inds = farthest_point_sample(points, 10, 'torch')
+    assert torch.equal(inds, farthest_point_sample(points, 10, 'dgl'))

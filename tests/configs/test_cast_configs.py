@@ -3,6 +3,7 @@
 The data is written in ADE20K's (ADEChallengeData2016) and Pascal Context's (VOC2010) folder
 layouts, so the configs run unchanged but for the data root and a 64-pixel crop.
 """
+import copy
 import glob
 import os
 import os.path as osp
@@ -10,7 +11,9 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 
 import cast  # noqa: F401
@@ -112,3 +115,27 @@ def test_config_trains_one_iteration_and_tests(config, data_roots, tmp_path):
     metrics = runner.test()
     assert 'mIoU' in metrics
     assert osp.isfile(tmp_path / 'iter_1.pth')
+
+
+def test_fused_adamw_steps_as_the_loop():
+    """The segmentation schedules use torch's fused AdamW: the update of the per-tensor loop up
+    to float rounding."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'schedules', 'adamw_160k.py'))
+    assert cfg.optim_wrapper.optimizer.fused is True
+    torch.manual_seed(0)
+    models = [torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.LayerNorm(16),
+                                  torch.nn.Linear(16, 3))]
+    models.append(copy.deepcopy(models[0]))
+    loop_cfg = copy.deepcopy(cfg.optim_wrapper)
+    loop_cfg.optimizer.fused = None
+    loop_cfg.paramwise_cfg = None
+    fused_cfg = copy.deepcopy(cfg.optim_wrapper)
+    fused_cfg.paramwise_cfg = None
+    wrappers = [build_optim_wrapper(m, c) for m, c in zip(models, (fused_cfg, loop_cfg))]
+    assert wrappers[0].optimizer.defaults['fused'] and not wrappers[1].optimizer.defaults['fused']
+    x = torch.randn(32, 8)
+    for _ in range(3):
+        for model, wrapper in zip(models, wrappers):
+            wrapper.update_params(model(x).square().mean())
+    for p, q in zip(*(m.parameters() for m in models)):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)

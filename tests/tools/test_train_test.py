@@ -119,9 +119,12 @@ def test_resume_matches_uninterrupted_run(tmp_path, synthetic_spin_root, repo_ro
 
 def test_dist_train_two_processes_on_cpu(tmp_path, synthetic_spin_root, repo_root, tool_env):
     env = dict(tool_env, PYTHON=sys.executable, PORT='29517')
+    # SyncBN as the UperNet/SegFormer configs ask: without CUDA it must become BN (torch's
+    # SyncBatchNorm refuses CPU tensors in a distributed run)
     args = ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(tmp_path),
             '--cfg-options', *data_options(synthetic_spin_root), 'train_cfg.max_iters=2',
-            'train_cfg.val_interval=2', 'param_scheduler.0.end=2']
+            'train_cfg.val_interval=2', 'param_scheduler.0.end=2',
+            'model.decode_head.decode_head.norm_cfg.type=SyncBN']
     _, out = run_tool(args, repo_root, env)
     assert osp.isfile(tmp_path / 'iter_2.pth'), out[-3000:]
     assert "dist_cfg: {'backend': 'gloo'}" in out, out[-3000:]
