@@ -32,7 +32,7 @@ def nms_cpu(dets, scores, iou_threshold):
     x1, y1, x2, y2 = dets.unbind(1)
     areas = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
     keep = []
-    suppressed = torch.zeros(dets.shape[0], dtype=torch.bool)
+    suppressed = torch.zeros(dets.shape[0], dtype=torch.bool, device=dets.device)
     for i in order.tolist():
         if suppressed[i]:
             continue
