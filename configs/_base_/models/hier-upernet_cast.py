@@ -20,9 +20,9 @@ levels = ('object', 'part', 'subpart')
 num_classes = [12, 41, 204]
 model = dict(
     type='HierarchicalEncoderDecoder',
-    # restrict each level to the children of the level above: the hierarchy is read from
-    # model.dataset_meta, set by DatasetMetaHook (below)
-    consistent_decoding=True,
+    # per pixel the valid (object, part, subpart) chain of highest total log-probability; the
+    # hierarchy is read from model.dataset_meta, set by DatasetMetaHook (below)
+    decoding='joint',
     decode_head=dict(
         _delete_=True,
         type='HierarchicalDecodeHead',
