@@ -115,8 +115,15 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
 
     @property
     def consistent_decoding(self) -> bool:
-        """Deprecated: whether the decoding is hierarchy-consistent ('greedy' or 'joint')."""
+        """Deprecated: whether the decoding is hierarchy-consistent ('greedy' or 'joint');
+        setting it sets ``decoding`` to 'greedy' (True) or 'independent' (False)."""
         return self.decoding != 'independent'
+
+    @consistent_decoding.setter
+    def consistent_decoding(self, value: bool) -> None:
+        warnings.warn("consistent_decoding is deprecated; set decoding='greedy' / 'joint' / "
+                      "'independent'", DeprecationWarning)
+        self.decoding = 'greedy' if value else 'independent'
 
     def class_hierarchy(self, purpose: str = 'this model') -> ClassHierarchy:
         """The validated :class:`ClassHierarchy` of the model's levels.

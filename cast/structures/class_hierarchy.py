@@ -113,6 +113,8 @@ class ClassHierarchy:
         key = f'{src}[{child!r}]'
         if isinstance(entry, Mapping):
             entry = self._from_names(entry, child, parent, key)
+        elif hasattr(entry, 'tolist'):  # numpy array, tensor
+            entry = entry.tolist()
         if isinstance(entry, (str, bytes)) or not isinstance(entry, Sequence):
             raise ValueError(f'{key} must be a sequence of parent entries or a mapping of '
                              f'class names, got {type(entry).__name__}')
@@ -138,7 +140,7 @@ class ClassHierarchy:
             if len(allowed) > 1 and 0 in allowed:
                 raise ValueError(f'{key}: {child} class {self.name(child, k)} has the parents '
                                  f'{allowed}; a foreground class lies under foreground '
-                                 '{parent} classes, or under (0,) alone (orphan)')
+                                 f'{parent} classes, or under (0,) alone (orphan)')
         return tuple(out)
 
     def _from_names(self, entry: Mapping, child: str, parent: str, key: str) -> list:

@@ -158,7 +158,10 @@ def test_consistent_decoding_is_a_deprecated_alias():
     assert build().decoding == 'independent' and not build().consistent_decoding
     with pytest.raises(ValueError, match='decoding must be one of'):
         build(decoding='best')
-    model.decoding = 'independent'  # what --cfg-options would set, checked on assignment
+    with pytest.warns(DeprecationWarning):
+        model.consistent_decoding = True
+    assert model.decoding == 'greedy'
+    model.decoding = 'independent'  # checked on assignment too
     with pytest.raises(ValueError, match='decoding must be one of'):
         model.decoding = True
 
