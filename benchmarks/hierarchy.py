@@ -13,7 +13,8 @@ interrupted one resumed with ``--resume``, nothing is overwritten). The training
 generated with another seed (``tools/generate_synthetic_spin.py --seed 1 --num-test 64``) under
 WORK_DIR. Every checkpoint is tested with MMEngine's Runner (``tools/test.py``'s config handling)
 once per decoding (independent, greedy, joint). Prints per-level mIoU, SpCS_S2P, SpCS_P2O and
-SeCS as mean ± sample standard deviation over the seeds, and writes WORK_DIR/results.json.
+SeCS as mean ± sample standard deviation over the seeds, and writes them with every run's
+figures to WORK_DIR/results_it{ITERS}.json.
 
 Run length: ``--iters`` (default 1000, the demo's schedule; warm-up and poly decay are scaled to
 it). On a 2-core CPU one 1000-iteration run takes about 6.5 minutes on a quiet machine.
@@ -55,6 +56,8 @@ def parse_args(argv=None):
     parser.add_argument('--num-test', type=int, default=64, help='test images (64)')
     parser.add_argument('--test-seed', type=int, default=1,
                         help='seed of the test data, not that of the training data (1)')
+    parser.add_argument('--out', help='results JSON (default WORK_DIR/results_it{ITERS}.json; '
+                        'an existing one made by another command is not overwritten)')
     return parser.parse_args(argv)
 
 
@@ -183,6 +186,14 @@ def main(argv=None):
     os.environ.setdefault('PYTHONPATH', REPO)
     import cast  # noqa: F401
     args.work_dir = osp.abspath(args.work_dir)
+    command = ' '.join(['python', 'benchmarks/hierarchy.py'] + list(
+        sys.argv[1:] if argv is None else argv))
+    out_file = args.out or osp.join(args.work_dir, f'results_it{args.iters}.json')
+    if osp.isfile(out_file):
+        with open(out_file) as f:
+            if json.load(f).get('command') != command:
+                raise FileExistsError(f'{out_file} holds the results of another command; '
+                                      'pass --out')
     test_root = osp.join(args.work_dir, f'test_data_seed{args.test_seed}_n{args.num_test}')
     make_data(args, test_root)
     started = time.strftime('%Y-%m-%d %H:%M:%S')
@@ -209,14 +220,12 @@ def main(argv=None):
     print(f'\n{len(args.seeds)} seeds {args.seeds}, {args.iters} iterations, test split of '
           f'{args.num_test} images (seed {args.test_seed}); mean ± std over seeds\n')
     print(text)
-    out = dict(command=' '.join(['python', 'benchmarks/hierarchy.py'] + list(argv or
-                                                                             sys.argv[1:])),
-               started=started, finished=time.strftime('%Y-%m-%d %H:%M:%S'),
+    out = dict(command=command, started=started, finished=time.strftime('%Y-%m-%d %H:%M:%S'),
                iters=args.iters, seeds=args.seeds, test_root=test_root, runs=runs,
                summary={f'{v} / {d}': s for (v, d), s in summary.items()}, table=text)
-    with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
+    with open(out_file, 'w') as f:
         json.dump(out, f, indent=1)
-    print(f"\nresults written to {osp.join(args.work_dir, 'results.json')}")
+    print(f'\nresults written to {out_file}')
 
 
 if __name__ == '__main__':

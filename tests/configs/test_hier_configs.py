@@ -81,6 +81,7 @@ def test_configs_match_the_datasets():
                                  (pin, ('object', 'part'), [12, 41])):
         assert cfg.model.type == 'HierarchicalEncoderDecoder'
         assert cfg.model.decoding == 'joint'
+        assert cfg.model.decode_head.hierarchy_loss.type == 'ChainLikelihoodLoss'
         for head in (cfg.model.decode_head, cfg.model.auxiliary_head):
             assert head.type == 'HierarchicalDecodeHead'
             assert tuple(head.levels) == levels and list(head.num_classes) == classes
