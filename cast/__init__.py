@@ -12,7 +12,7 @@ os.environ.setdefault('DGLBACKEND', 'pytorch')
 ensure_torchvision_importable()  # before anything imports mmpretrain (and so torchvision)
 
 from . import (backbones, datasets, engine, evaluation, heads,  # noqa: E402,F401
-               necks, recognition, segmentors, visualization)
+               losses, necks, recognition, segmentors, structures, visualization)
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

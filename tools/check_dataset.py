@@ -24,7 +24,7 @@ from mmengine.utils import ProgressBar
 
 import cast  # noqa: F401  registers the datasets
 from cast.datasets.checks import misplaced_children
-from cast.evaluation.functional import parent_relation
+from cast.structures import ClassHierarchy
 from mmseg.registry import DATASETS
 
 DATASET_TYPES = dict(spin='SPINDataset', partimagenet='PartImageNetDataset')
@@ -66,9 +66,8 @@ def check(dataset, min_fraction=0.5):
     meta = dataset.metainfo
     levels = meta['levels']
     classes = meta['level_classes']
-    relations = {child: parent_relation(meta['level_parents'][child],
-                                        len(classes[parent])).numpy()
-                 for parent, child in zip(levels[:-1], levels[1:])}
+    hierarchy = ClassHierarchy.from_meta(meta)
+    relations = {child: hierarchy.relation(child).numpy() for child in levels[1:]}
     pixels = {lv: np.zeros(len(classes[lv]), np.int64) for lv in levels}
     misplaced = []
     progress = ProgressBar(len(dataset))

@@ -8,8 +8,9 @@ from mmengine.logging import print_log
 from pycocotools.coco import COCO
 
 from mmseg.datasets import BaseSegDataset
-from . import hierarchy as hier
+from ..structures import ClassHierarchy
 from ..visualization.drawing import level_palette
+from . import hierarchy as hier
 from .coco_files import load_coco_file
 from .masks import check_rules, make_lut, segmentation_problems
 from .transforms.loading import level_label_map
@@ -317,23 +318,24 @@ class HierarchicalSegDataset(BaseSegDataset):
 
     # ---- hierarchy and metainfo --------------------------------------------------------------
 
-    def _build_hierarchy(self, given: dict) -> Dict[str, hier.Parents]:
+    def _build_hierarchy(self, given: dict) -> Dict[str, object]:
+        """Per child level, its parents: the given entry (checked by :class:`ClassHierarchy`
+        in :meth:`_build_metainfo`), else from the names, else by containment."""
         unknown = [k for k in given if k not in self.LEVELS[1:]]
         if unknown:
             raise ValueError(f'hierarchy has keys {unknown}; child levels are {self.LEVELS[1:]}')
         level_parents = {}
         for parent_level, child_level in zip(self.LEVELS[:-1], self.LEVELS[1:]):
-            child, parent = self.specs[child_level], self.specs[parent_level]
             if child_level in given:
-                parents = hier.normalize_given(given[child_level], child_level, child.classes,
-                                               parent.classes)
-                sources = ['given'] * len(parents)
+                parents = given[child_level]
+                sources = ['given'] * len(self.specs[child_level].classes)
             else:
                 parents, sources = self.parents_by_name(child_level, parent_level)
                 parents, sources = list(parents), list(sources)
                 if any(p is None for p in parents):
                     self._place_by_containment(parent_level, child_level, parents, sources)
-            level_parents[child_level] = tuple(parents)
+                parents = tuple(parents)
+            level_parents[child_level] = parents
             self.hierarchy_sources[child_level] = tuple(sources)
         return level_parents
 
@@ -380,14 +382,17 @@ class HierarchicalSegDataset(BaseSegDataset):
                           'and names that place them nowhere; they get parent 0 (background): '
                           f'{absent[:10]}')
 
-    def _build_metainfo(self, level_parents: Dict[str, hier.Parents]) -> dict:
+    def _build_metainfo(self, level_parents: Dict[str, object]) -> dict:
+        """``dataset_meta``: the :class:`ClassHierarchy` (validated here, stored as plain
+        data), the palettes and the main level's classes."""
         level_classes = {lv: self.specs[lv].classes for lv in self.LEVELS}
+        hierarchy = ClassHierarchy(
+            self.LEVELS, level_parents, classes=level_classes,
+            source={lv: 'hierarchy' if self.hierarchy_sources[lv][1:2] == ('given', ) else
+                    f'the {lv} hierarchy derived from {self.specs[lv].ann_file}'
+                    for lv in self.LEVELS[1:]})
         level_palettes = {lv: level_palette(len(level_classes[lv]), i)
                           for i, lv in enumerate(self.LEVELS)}
-        hierarchy = {lv: tuple(p[0] for p in parents)
-                     for lv, parents in level_parents.items()
-                     if all(len(p) == 1 for p in parents)}
-        return dict(levels=self.LEVELS, level_classes=level_classes,
-                    level_palettes=level_palettes, hierarchy=hierarchy,
-                    level_parents=level_parents, classes=level_classes[self.main_level],
+        return dict(hierarchy.to_meta(), level_palettes=level_palettes,
+                    classes=level_classes[self.main_level],
                     palette=level_palettes[self.main_level])

@@ -3,9 +3,9 @@
 Shape shorthand: N_c classes of the child level, N_p of the parent level, both counting
 background as class 0.
 
-A hierarchy maps each child class to its parent class(es). ``parents`` below is a tuple of
-N_c tuples of parent indices (background -> ``(0,)``); it is a plain mapping (the contract's
-``dataset_meta['hierarchy'][level]``) where every tuple has one element.
+A hierarchy maps each child class to its parent class(es): per child class a tuple of parent
+indices (background -> ``(0,)``). These functions find the parents; :class:`~cast.structures.
+ClassHierarchy` checks them and holds the relations.
 """
 import json
 import os
@@ -16,7 +16,6 @@ import numpy as np
 
 from .part_names import norm
 
-Parents = Tuple[Tuple[int, ...], ...]
 CACHE_VERSION = 2
 
 
@@ -143,37 +142,6 @@ def parents_by_containment(counts: np.ndarray, child_classes: Sequence[str],
                 '(tools/check_dataset.py lists the annotations).')
         parents[k] = best
     return parents
-
-
-def normalize_given(given, child_level: str, child_classes: Sequence[str],
-                    parent_classes: Sequence[str]) -> Parents:
-    """Check a user-given hierarchy entry.
-
-    Args:
-        given (Sequence[int] | dict): N_c parent indices (entry 0 for background), or
-            ``{child class name: parent class name}`` for every non-background child class.
-
-    Returns:
-        tuple: N_c one-element tuples.
-    """
-    key = f'hierarchy[{child_level!r}]'
-    if isinstance(given, dict):
-        missing = [n for n in child_classes[1:] if n not in given]
-        unknown = [n for n in given if n not in child_classes]
-        bad = [p for p in given.values() if p not in parent_classes]
-        if missing or unknown or bad:
-            raise ValueError(f'{key}: child classes missing {missing[:5]}, unknown child '
-                             f'classes {unknown[:5]}, unknown parent classes {bad[:5]} '
-                             f'(parents: {list(parent_classes)})')
-        return ((0, ), ) + tuple((list(parent_classes).index(given[n]), )
-                                 for n in child_classes[1:])
-    given = list(given)
-    if len(given) != len(child_classes):
-        raise ValueError(f'{key} must hold one parent index per {child_level} class '
-                         f'({len(child_classes)} with background), got {len(given)}')
-    if any(not 0 <= int(p) < len(parent_classes) for p in given):
-        raise ValueError(f'{key} holds indices outside 0..{len(parent_classes) - 1}: {given}')
-    return tuple((int(p), ) for p in given)
 
 
 def load_cached(path: str, newer_than: Sequence[str], child_level: str,

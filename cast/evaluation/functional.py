@@ -13,11 +13,13 @@ Shape shorthand:
     L: number of levels, ordered coarse -> fine (e.g. object, part, subpart).
 """
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from cast.structures import ClassHierarchy
 
 #: Largest joint histogram over all levels' predictions (prod of B_l) computed in one bincount.
 #: SPIN: 13 * 42 * 205 = 111,930 bins. Beyond it, SeCS falls back to a per-pixel check.
@@ -123,47 +125,6 @@ def joint_histogram(pred_bins: Sequence[Tensor], num_classes: Sequence[int]) -> 
     return torch.bincount(index.reshape(-1), minlength=math.prod(shape)).view(shape)
 
 
-def parent_relation(parents: Sequence, num_parent: int, device=None) -> Tensor:
-    """Boolean child -> parent relation from a hierarchy entry.
-
-    Args:
-        parents (Sequence[int | Sequence[int]]): per child class, its parent class, or every
-            allowed parent class (``dataset_meta['level_parents']``).
-        num_parent (int): N_p.
-        device (torch.device, optional): where to build it (default: the CPU).
-
-    Returns:
-        Tensor: (N_c, N_p) bool, True where the parent is allowed.
-    """
-    relation = torch.zeros(len(parents), num_parent, dtype=torch.bool, device=device)
-    for child, allowed in enumerate(parents):
-        relation[child, list(allowed) if isinstance(allowed, (list, tuple)) else allowed] = True
-    return relation
-
-
-def compose_relations(relations: Dict[str, Tensor], all_levels: Sequence[str], child: str,
-                      parent: str) -> Tensor:
-    """Relation from level ``child`` to the coarser level ``parent``, through skipped levels.
-
-    Args:
-        relations (dict): child level -> (N_c, N_p) bool relation to the level before it in
-            ``all_levels``.
-        all_levels (Sequence[str]): the dataset's levels, coarse -> fine.
-        child (str): finer level.
-        parent (str): coarser level.
-
-    Returns:
-        Tensor: (N_child, N_parent) bool.
-    """
-    i_child, i_parent = all_levels.index(child), all_levels.index(parent)
-    if i_parent >= i_child:
-        raise ValueError(f'level {parent!r} is not coarser than {child!r} in {tuple(all_levels)}')
-    relation = relations[child]
-    for level in reversed(all_levels[i_parent + 1:i_child]):
-        relation = (relation.long() @ relations[level].long()) > 0
-    return relation
-
-
 def spatial_consistency_terms(pair_hist: Tensor, relation: Tensor,
                               child_classes: Tensor) -> Tensor:
     """SpCS terms of one image for a (child, parent) level pair.
@@ -184,36 +145,13 @@ def spatial_consistency_terms(pair_hist: Tensor, relation: Tensor,
     return torch.stack([child_classes, inter, rows.sum(1)])
 
 
-def chain_mask(relations: Sequence[Tensor], num_classes: Sequence[int]) -> Tensor:
-    """Which joint bins hold a valid, all-foreground chain of classes.
-
-    Args:
-        relations (Sequence[Tensor]): L - 1 tensors; ``relations[l - 1]`` is the (N_l, N_{l-1})
-            bool relation from level l to level l - 1.
-        num_classes (Sequence[int]): N_l per level.
-
-    Returns:
-        Tensor: (B_1, ..., B_L) bool on the relations' device; True where every level is
-        foreground (1..N_l - 1) and each level's class is an allowed parent of the next level's.
-    """
-    shape = [n + 1 for n in num_classes]
-    device = relations[0].device
-    mask = torch.zeros(shape[0], dtype=torch.bool, device=device)
-    mask[1:num_classes[0]] = True
-    for level, relation in enumerate(relations, start=1):
-        # pair[a, b]: foreground child class b may have parent a.
-        pair = torch.zeros(shape[level - 1], shape[level], dtype=torch.bool, device=device)
-        pair[:num_classes[level - 1], 1:num_classes[level]] = relation[1:].t()
-        mask = mask.unsqueeze(-1) & pair.view([1] * (level - 1) + list(pair.shape))
-    return mask
-
-
 def semantic_consistency_counts(joint: Tensor, valid_chain: Tensor) -> Tensor:
     """SeCS counts of one image from its joint prediction histogram.
 
     Args:
         joint (Tensor): (B_1, ..., B_L) histogram from :func:`joint_histogram`.
-        valid_chain (Tensor): (B_1, ..., B_L) bool from :func:`chain_mask`.
+        valid_chain (Tensor): (B_1, ..., B_L) bool, True at the valid all-foreground chains
+            (:meth:`ClassHierarchy.chain_mask` with ``extra=1``).
 
     Returns:
         Tensor: (2,) int64: pixels with a valid chain, pixels where every level is foreground.
@@ -229,7 +167,8 @@ def semantic_consistency_counts_per_pixel(pred_bins: Sequence[Tensor],
 
     Args:
         pred_bins (Sequence[Tensor]): L maps (H, W) int64 from :func:`prediction_bins`.
-        relations (Sequence[Tensor]): as in :func:`chain_mask`.
+        relations (Sequence[Tensor]): L - 1 tensors; ``relations[l - 1]`` is the (N_l, N_{l-1})
+            bool relation from level l to level l - 1 (:meth:`ClassHierarchy.relation`).
         num_classes (Sequence[int]): N_l per level.
 
     Returns:
@@ -296,27 +235,8 @@ def semantic_consistency_score(counts: np.ndarray) -> float:
     return 100 * valid / total if total else float('nan')
 
 
-def pair_names(levels: Sequence[str]) -> List[Tuple[str, str, str]]:
-    """Names of the adjacent (child, parent) pairs of ``levels``.
-
-    Uses initials when they are unique (``('object', 'part', 'subpart')`` -> ``S2P``, ``P2O``),
-    the full level names otherwise (``subpart2part``).
-
-    Returns:
-        list[tuple]: (name, child, parent) per pair, fine -> coarse.
-    """
-    initials = [level[:1].upper() for level in levels]
-    unique = len(set(initials)) == len(initials) and all(initials)
-    pairs = []
-    for i in range(len(levels) - 1, 0, -1):
-        child, parent = levels[i], levels[i - 1]
-        name = f'{initials[i]}2{initials[i - 1]}' if unique else f'{child}2{parent}'
-        pairs.append((name, child, parent))
-    return pairs
-
-
 def hierarchical_stats(preds: Sequence[Optional[Tensor]], gts: Sequence[Optional[Tensor]],
-                       num_classes: Sequence[int], relations: Sequence[Optional[Tensor]],
+                       num_classes: Sequence[int], hierarchy: Optional[ClassHierarchy] = None,
                        area_levels: Sequence[int] = (), spcs_levels: Sequence[int] = (),
                        secs: bool = False, ignore_index: int = 255,
                        valid_chain: Optional[Tensor] = None) -> dict:
@@ -327,16 +247,15 @@ def hierarchical_stats(preds: Sequence[Optional[Tensor]], gts: Sequence[Optional
             that no requested count needs may be None.
         gts (Sequence[Tensor | None]): L ground-truth maps (H, W), likewise.
         num_classes (Sequence[int]): N_l per level.
-        relations (Sequence[Tensor | None]): L - 1 entries; ``relations[l - 1]`` is the
-            (N_l, N_{l-1}) bool relation from level l to its parent level l - 1 (see
-            :func:`parent_relation`; needed for SpCS / SeCS only).
+        hierarchy (ClassHierarchy, optional): the L levels' hierarchy (for SpCS / SeCS only):
+            level l's relation to level l - 1 is ``hierarchy.relation(hierarchy.levels[l])``.
         area_levels (Sequence[int]): levels (indices) whose IoU areas are wanted.
         spcs_levels (Sequence[int]): child levels l of the pairs (l, l - 1) whose SpCS terms are
             wanted.
         secs (bool): whether to count SeCS (over all L levels).
         ignore_index (int): Ground-truth value to skip. Default: 255.
-        valid_chain (Tensor, optional): (B_1, ..., B_L) bool from :func:`chain_mask`, to skip
-            rebuilding it for every image.
+        valid_chain (Tensor, optional): (B_1, ..., B_L) bool (``hierarchy.chain_mask(extra=1)``),
+            to skip rebuilding it for every image.
 
     Returns:
         dict: ``areas`` {level: (4, N_l)}, ``spcs`` {child level: (3, M)}, ``secs`` (2,) (only
@@ -374,15 +293,16 @@ def hierarchical_stats(preds: Sequence[Optional[Tensor]], gts: Sequence[Optional
         else:
             pair_hist = joint_histogram([bins[level], bins[level - 1]],
                                         [num_classes[level], num_classes[level - 1]])
-        relation = relations[level - 1].to(pair_hist.device)
+        relation = hierarchy.relation(hierarchy.levels[level], device=pair_hist.device)
         out['spcs'][level] = spatial_consistency_terms(pair_hist, relation,
                                                        present[level]).cpu().numpy()
     if secs:
         if joint is not None:
             if valid_chain is None:
-                valid_chain = chain_mask(relations, num_classes)
+                valid_chain = hierarchy.chain_mask(extra=1)
             counts = semantic_consistency_counts(joint, valid_chain.to(joint.device))
         else:
+            relations = [hierarchy.relation(level, device=bins[0].device) for level in hierarchy.levels[1:]]
             counts = semantic_consistency_counts_per_pixel([bins[l] for l in consistency],
                                                            relations, num_classes)
         out['secs'] = counts.cpu().numpy()

@@ -1,4 +1,5 @@
-"""One decode head per hierarchy level (object, part, subpart, ...)."""
+"""Decode heads for every hierarchy level (object, part, subpart, ...): one per level, or one
+shared trunk with a classifier per level."""
 import copy
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -7,6 +8,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.models.losses import accuracy
+from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptMultiConfig, SampleList
@@ -36,41 +39,55 @@ def per_level(value: PerLevel, levels: Sequence[str], name: str) -> list:
 
 @MODELS.register_module()
 class HierarchicalDecodeHead(BaseModule):
-    """Decode every level of a class hierarchy, one decode head per level.
+    """Decode every level of a class hierarchy: one decode head per level, or one shared trunk.
 
-    Each level (coarse to fine, e.g. ``('object', 'part', 'subpart')``) gets
-    its own MMSeg decode head built from ``decode_head``: a single config is a
-    template whose ``num_classes`` is set per level; a dict keyed by level or
-    a list gives each level its own config. All levels read the same backbone
-    features. The choice of head is the config's: ``UPerHead`` per level is
-    the faithful, heavy choice (its PPM and FPN are repeated per level);
-    ``SegformerHead`` or ``FPNHead`` per level are lighter. The class is a
-    container (not a :class:`BaseDecodeHead`), so it owns no unused
-    classifier of its own and every parameter gets a gradient under DDP.
+    Levels are ordered coarse to fine (e.g. ``('object', 'part', 'subpart')``); all read the
+    same backbone features.
 
-    Training (``loss``) sums, over levels, ``loss_weights[level]`` times each
-    sub-head's own ``loss_by_feat`` against ``gt_seg_{level}`` (so the loss
-    type, ``ignore_index`` (255 by default) and sampler are the sub-head's).
-    Loss keys get the level as suffix: ``loss_ce_object``,
-    ``acc_seg_object``, ...
+    - ``shared=False`` (default): each level gets its own MMSeg decode head built from
+      ``decode_head``: a single config is a template whose ``num_classes`` is set per level; a
+      dict keyed by level or a list gives each level its own config. ``UPerHead`` per level is
+      the faithful, heavy choice (its PPM and FPN are repeated per level); ``SegformerHead``
+      or ``FPNHead`` per level are lighter.
+    - ``shared=True``: ONE decode head built from the ``decode_head`` template (the trunk: e.g.
+      UperNet's PPM + FPN once) whose own classifier is replaced by one 1x1 conv per level
+      (``classifiers[level]``: trunk channels -> N_l, after the trunk's dropout).
 
-    The attributes :class:`EncoderDecoder` reads (``num_classes``,
-    ``out_channels``, ``align_corners``, ``threshold``) are those of the
-    ``main_level`` head.
+    The class is a container (not a :class:`BaseDecodeHead`), so it owns no unused classifier
+    and every parameter gets a gradient under DDP.
+
+    Training (``loss``) sums, over levels, ``loss_weights[level]`` times the level's own loss
+    (the sub-head's ``loss_by_feat``, or the trunk's for every level: its ``loss_decode``,
+    ``ignore_index`` (255 by default) and sampler, which must not depend on the class count)
+    against ``gt_seg_{level}``; keys get the level as suffix (``loss_ce_object``,
+    ``acc_seg_object``, ...). With ``hierarchy_loss`` (e.g.
+    ``dict(type='ChainLikelihoodLoss')``, :class:`~cast.losses.ChainLikelihoodLoss`) a
+    hierarchy-aware loss over all levels' logits (resized to the labels) is added under its
+    ``loss_name``; it needs ``self.class_hierarchy``, which
+    :class:`HierarchicalEncoderDecoder` sets from ``dataset_meta`` before every loss. To train
+    with it alone, set every ``loss_weights`` entry to 0 (the level losses are then skipped;
+    their accuracies are still logged).
+
+    The attributes :class:`EncoderDecoder` reads (``num_classes``, ``out_channels``,
+    ``align_corners``, ``threshold``) are those of the ``main_level``.
 
     Args:
         levels (Sequence[str]): Level names, coarse to fine.
-        num_classes (dict | Sequence[int]): Classes per level (background
-            included), keyed by level or ordered like ``levels``.
-        decode_head (dict | Sequence[dict]): Head config used as a template
-            for every level (its ``num_classes`` is overwritten), or one
-            config per level (dict keyed by level, or list).
-        loss_weights (dict | Sequence[float], optional): Weight of each
-            level's loss. Defaults to 1.0 for every level.
-        main_level (str, optional): Level reported as ``pred_sem_seg``.
-            Defaults to the first (coarsest) level.
-        init_cfg (dict, optional): Initialization config. Defaults to None
-            (each sub-head initializes itself).
+        num_classes (dict | Sequence[int]): Classes per level (background included), keyed
+            by level or ordered like ``levels``.
+        decode_head (dict | Sequence[dict]): Head config used as a template for every level
+            (its ``num_classes`` is overwritten), or one config per level (dict keyed by level,
+            or list; not with ``shared``).
+        loss_weights (dict | Sequence[float], optional): Weight of each level's loss.
+            Defaults to 1.0 for every level.
+        main_level (str, optional): Level reported as ``pred_sem_seg``. Defaults to the
+            first (coarsest) level.
+        shared (bool): One trunk with a 1x1 classifier per level. Defaults to False.
+        hierarchy_loss (dict, optional): Config of a loss over all levels taking
+            ``(logits list, labels list, ClassHierarchy)``. Defaults to None.
+        init_cfg (dict, optional): Initialization config. Defaults to None (each sub-head
+            initializes itself; the per-level classifiers of ``shared`` as MMSeg's
+            ``conv_seg``: normal, std 0.01).
     """
 
     def __init__(self,
@@ -79,6 +96,8 @@ class HierarchicalDecodeHead(BaseModule):
                  decode_head: Union[ConfigType, PerLevel],
                  loss_weights: Optional[PerLevel] = None,
                  main_level: Optional[str] = None,
+                 shared: bool = False,
+                 hierarchy_loss: Optional[ConfigType] = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(levels, str) or not levels:
@@ -102,31 +121,61 @@ class HierarchicalDecodeHead(BaseModule):
             per_level(loss_weights, self.levels, 'loss_weights')
         self.loss_weights = dict(zip(self.levels, map(float, weights)))
 
-        if isinstance(decode_head, Mapping) and 'type' in decode_head:
-            head_cfgs = [copy.deepcopy(decode_head) for _ in self.levels]
+        template = isinstance(decode_head, Mapping) and 'type' in decode_head
+        self.shared = bool(shared)
+        if self.shared:
+            if not template:
+                raise ValueError('shared=True takes one decode_head config (the trunk), not '
+                                 'one per level')
+            cfg = copy.deepcopy(decode_head)
+            cfg['num_classes'] = self.level_num_classes[self.main_level]
+            self.trunk = self._build(cfg, 'the shared trunk')
+            self.trunk.conv_seg = nn.Identity()  # its forward now ends in features
+            self.classifiers = nn.ModuleDict({
+                level: nn.Conv2d(self.trunk.channels, n, kernel_size=1)
+                for level, n in self.level_num_classes.items()})
+            for conv in self.classifiers.values():
+                nn.init.normal_(conv.weight, std=0.01)
+                nn.init.zeros_(conv.bias)
+            main = self.trunk
         else:
-            head_cfgs = [
-                copy.deepcopy(cfg)
-                for cfg in per_level(decode_head, self.levels, 'decode_head')
-            ]
-        self.heads = nn.ModuleDict()
-        for level, cfg in zip(self.levels, head_cfgs):
-            cfg['num_classes'] = self.level_num_classes[level]
-            head = MODELS.build(cfg)
-            if not isinstance(head, BaseDecodeHead):
-                raise TypeError(f'decode_head for level {level!r} must build '
-                                'an MMSeg BaseDecodeHead, got '
-                                f'{type(head).__name__}')
-            if head.out_channels != head.num_classes:
-                raise ValueError(f'decode_head for level {level!r}: binary '
-                                 '(out_channels=1) heads are not supported')
-            self.heads[level] = head
-
-        main = self.heads[self.main_level]
-        self.num_classes = main.num_classes
-        self.out_channels = main.out_channels
+            head_cfgs = [copy.deepcopy(decode_head) for _ in self.levels] if template else [
+                copy.deepcopy(cfg) for cfg in per_level(decode_head, self.levels, 'decode_head')]
+            self.heads = nn.ModuleDict()
+            for level, cfg in zip(self.levels, head_cfgs):
+                cfg['num_classes'] = self.level_num_classes[level]
+                self.heads[level] = self._build(cfg, f'level {level!r}')
+            main = self.heads[self.main_level]
+        self.hierarchy_loss = None if hierarchy_loss is None else MODELS.build(hierarchy_loss)
+        self.class_hierarchy = None  # set by the segmentor for hierarchy_loss
+        self.num_classes = self.level_num_classes[self.main_level]
+        self.out_channels = self.num_classes
         self.align_corners = main.align_corners
         self.threshold = None
+
+    @staticmethod
+    def _build(cfg: dict, what: str) -> BaseDecodeHead:
+        head = MODELS.build(cfg)
+        if not isinstance(head, BaseDecodeHead):
+            raise TypeError(f'decode_head for {what} must build an MMSeg BaseDecodeHead, got '
+                            f'{type(head).__name__}')
+        if head.out_channels != head.num_classes:
+            raise ValueError(f'decode_head for {what}: binary (out_channels=1) heads are not '
+                             'supported')
+        return head
+
+    @property
+    def needs_hierarchy(self) -> bool:
+        """Whether the losses need ``self.class_hierarchy``."""
+        return self.hierarchy_loss is not None
+
+    def level_head(self, level: str) -> BaseDecodeHead:
+        """The MMSeg head that computes ``level``'s loss and resizing (the trunk if shared)."""
+        return self.trunk if self.shared else self.heads[level]
+
+    def classifier(self, level: str) -> nn.Conv2d:
+        """The final 1x1 conv producing ``level``'s logits."""
+        return self.classifiers[level] if self.shared else self.heads[level].conv_seg
 
     def forward(self, inputs: Tuple[Tensor]) -> Dict[str, Tensor]:
         """Logits of every level.
@@ -135,9 +184,12 @@ class HierarchicalDecodeHead(BaseModule):
             inputs (tuple[Tensor]): Multi-scale features (B, C_i, H_i, W_i).
 
         Returns:
-            dict[str, Tensor]: level -> (B, num_classes[level], h, w) logits
-            at the sub-head's output resolution.
+            dict[str, Tensor]: level -> (B, N_l, h, w) logits at the head's output
+            resolution.
         """
+        if self.shared:
+            feats = self.trunk(inputs)
+            return {level: self.classifiers[level](feats) for level in self.levels}
         return {level: self.heads[level](inputs) for level in self.levels}
 
     def loss(self, inputs: Tuple[Tensor], batch_data_samples: SampleList,
@@ -147,18 +199,20 @@ class HierarchicalDecodeHead(BaseModule):
 
     def loss_by_feat(self, seg_logits: Dict[str, Tensor],
                      batch_data_samples: SampleList) -> Dict[str, Tensor]:
-        """Weighted per-level losses against ``gt_seg_{level}``.
+        """Weighted per-level losses against ``gt_seg_{level}``, and the hierarchy loss.
 
         Args:
-            seg_logits (dict[str, Tensor]): level -> (B, C_l, h, w) logits.
+            seg_logits (dict[str, Tensor]): level -> (B, N_l, h, w) logits.
             batch_data_samples (list[:obj:`SegDataSample`]): Samples with a
                 ``gt_seg_{level}`` PixelData (1, H, W) for every level.
 
         Returns:
-            dict[str, Tensor]: ``{name}_{level}`` for each sub-head loss
-            (scaled by the level weight) and accuracy.
+            dict[str, Tensor]: ``{name}_{level}`` for each level loss (scaled by the level
+            weight) and accuracy; with ``hierarchy_loss`` its ``loss_name`` and
+            ``{loss_name}_dropped`` (fraction of labelled pixels whose labels fit no chain).
         """
         losses = dict()
+        labels = []
         for level in self.levels:
             key = f'gt_seg_{level}'
             missing = [
@@ -174,12 +228,35 @@ class HierarchicalDecodeHead(BaseModule):
                 SegDataSample(gt_sem_seg=sample.get(key))
                 for sample in batch_data_samples
             ]
-            level_losses = self.heads[level].loss_by_feat(
-                seg_logits[level], level_samples)
+            head = self.level_head(level)
+            if self.loss_weights[level] or self.hierarchy_loss is None:
+                level_losses = head.loss_by_feat(seg_logits[level], level_samples)
+            else:  # the hierarchy loss alone: log the level's accuracy only
+                label = head._stack_batch_gt(level_samples)
+                level_losses = dict(acc_seg=accuracy(
+                    resize(seg_logits[level], size=label.shape[2:], mode='bilinear',
+                           align_corners=self.align_corners),
+                    label.squeeze(1), ignore_index=head.ignore_index))
             for name, value in level_losses.items():
                 if 'loss' in name:
                     value = value * self.loss_weights[level]
                 losses[f'{name}_{level}'] = value
+            labels.append(head._stack_batch_gt(level_samples).squeeze(1))
+        if self.hierarchy_loss is not None:
+            if self.class_hierarchy is None:
+                raise RuntimeError(
+                    'hierarchy_loss needs the class hierarchy: HierarchicalEncoderDecoder '
+                    "sets it from dataset_meta (DatasetMetaHook) or model.hierarchy before "
+                    'each loss; set head.class_hierarchy when using the head alone')
+            hierarchy = self.class_hierarchy
+            if hierarchy.levels != self.levels:
+                hierarchy = hierarchy.restrict(self.levels)
+            logits = [resize(seg_logits[level], size=label.shape[1:], mode='bilinear',
+                             align_corners=self.align_corners)
+                      for level, label in zip(self.levels, labels)]
+            name = self.hierarchy_loss.loss_name
+            losses[name], losses[f'{name}_dropped'] = self.hierarchy_loss(
+                logits, labels, hierarchy)
         return losses
 
     def predict(self, inputs: Tuple[Tensor], batch_img_metas: List[dict],
@@ -187,15 +264,15 @@ class HierarchicalDecodeHead(BaseModule):
         """Logits of every level resized to the input size.
 
         Returns:
-            dict[str, Tensor]: level -> (B, C_l, H, W) logits.
+            dict[str, Tensor]: level -> (B, N_l, H, W) logits.
         """
         return self.predict_by_feat(self.forward(inputs), batch_img_metas)
 
     def predict_by_feat(self, seg_logits: Dict[str, Tensor],
                         batch_img_metas: List[dict]) -> Dict[str, Tensor]:
-        """Resize every level's logits as its sub-head does."""
+        """Resize every level's logits as its (sub-)head does."""
         return {
-            level: self.heads[level].predict_by_feat(seg_logits[level],
-                                                     batch_img_metas)
+            level: self.level_head(level).predict_by_feat(seg_logits[level],
+                                                          batch_img_metas)
             for level in self.levels
         }

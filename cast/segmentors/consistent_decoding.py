@@ -1,102 +1,94 @@
-"""Hierarchy-consistent decoding: a child's class is restricted to the
-children of its parent's predicted class.
+"""Decoding a hierarchical prediction into one label map per level.
 
-Shape shorthand: C_p parent classes, C_c child classes, `*` any pixel dims
-(e.g. H, W). Class 0 is background at every level.
+Shape shorthand: L levels (coarse -> fine), N_l classes of level l (0 = background), ``*`` any
+pixel dims (e.g. H, W).
+
+- independent: each level's argmax.
+- greedy (:func:`greedy_argmax`): coarse to fine, each level's argmax restricted to the
+  children of the class chosen above. Valid chains, but a confident part cannot overrule an
+  unsure object.
+- joint (:func:`joint_argmax`): per pixel the valid chain with the highest sum of the levels'
+  log-probabilities, exact (max-product over the hierarchy, :func:`~cast.structures.
+  best_chains`).
+
+Both consistent decodings give only valid chains (background ends a chain), so SpCS and SeCS
+are 100 by construction.
 """
-import logging
-from typing import Dict, List, Mapping, Sequence
+from typing import List, Sequence
 
 import torch
-from mmengine.logging import print_log
+import torch.nn.functional as F
 from torch import Tensor
 
+from cast.structures import ClassHierarchy, best_chains
 
-def check_hierarchy(hierarchy: Mapping[str, Sequence[int]],
-                    levels: Sequence[str],
-                    num_classes: Mapping[str, int]) -> Dict[str, List[int]]:
-    """Validate ``hierarchy`` against the levels and class counts.
-
-    Args:
-        hierarchy (Mapping[str, Sequence[int]]): child level -> parent class
-            index of each child class (``dataset_meta['hierarchy']``), for
-            every level but the first.
-        levels (Sequence[str]): Level names, coarse to fine.
-        num_classes (Mapping[str, int]): Classes per level.
-
-    Returns:
-        dict[str, list[int]]: The same mapping with plain int lists.
-    """
-    checked = {}
-    for parent, child in zip(levels[:-1], levels[1:]):
-        if child not in hierarchy:
-            raise KeyError(f'hierarchy has no entry for level {child!r} '
-                           f'(keys {sorted(hierarchy)}); expected one parent '
-                           f'({parent!r}) class per {child!r} class')
-        parents = [int(p) for p in hierarchy[child]]
-        if len(parents) != num_classes[child]:
-            raise ValueError(
-                f'hierarchy[{child!r}] has {len(parents)} entries but level '
-                f'{child!r} has {num_classes[child]} classes')
-        bad = [(k, p) for k, p in enumerate(parents)
-               if not 0 <= p < num_classes[parent]]
-        if bad or parents[0] != 0:
-            raise ValueError(
-                f'hierarchy[{child!r}] must map background (0) to 0 and '
-                f'every class to a {parent!r} class in '
-                f'0..{num_classes[parent] - 1}; bad (class, parent) pairs: '
-                f'{bad or [(0, parents[0])]}')
-        orphans = [k for k, p in enumerate(parents) if k > 0 and p == 0]
-        if orphans:
-            print_log(
-                f'hierarchy[{child!r}] maps {child} classes {orphans} to '
-                f'background (e.g. classes absent from the data the '
-                'hierarchy was derived from); consistent decoding never '
-                'predicts them',
-                logger='current',
-                level=logging.WARNING)
-        checked[child] = parents
-    return checked
+DECODINGS = ('independent', 'greedy', 'joint')
 
 
-def allowed_children(parent_of: Sequence[int], num_parent_classes: int,
-                     device=None) -> Tensor:
-    """Which child classes may appear under which parent class.
+def _in_chunks(level_logits: Sequence[Tensor], decode, chunk_size: int) -> List[Tensor]:
+    """Run ``decode`` (L tensors (N_l, P) -> L tensors (P,)) on chunks of pixels."""
+    shape = level_logits[0].shape[1:]
+    flat = [x.reshape(x.shape[0], -1) for x in level_logits]
+    total = flat[0].shape[1]
+    preds = [torch.empty(total, dtype=torch.long, device=flat[0].device) for _ in flat]
+    for start in range(0, total, chunk_size):
+        part = slice(start, start + chunk_size)
+        for out, pred in zip(preds, decode([x[:, part] for x in flat])):
+            out[part] = pred
+    return [p.view(shape) for p in preds]
 
-    Background (child 0) is allowed under any parent; a foreground child only
-    under its own parent; under a background parent only background. So a
-    foreground child whose parent is background is allowed nowhere.
+
+def greedy_argmax(level_logits: Sequence[Tensor], hierarchy: ClassHierarchy,
+                  chunk_size: int = 1 << 14) -> List[Tensor]:
+    """Decode levels coarse to fine, each restricted to the children of the class above.
 
     Args:
-        parent_of (Sequence[int]): Parent class of each child class (C_c).
-        num_parent_classes (int): C_p.
+        level_logits (Sequence[Tensor]): per level (N_l, *) logits, coarse to fine.
+        hierarchy (ClassHierarchy): the L levels' hierarchy.
+        chunk_size (int): pixels decoded at once. Default: 16384.
 
     Returns:
-        Tensor: (C_c, C_p) bool.
+        list[Tensor]: per level (*) long predictions; for every pixel and level l > 0,
+        ``hierarchy.allowed_children(level_l)[pred_l, pred_{l-1}]`` holds.
     """
-    parent_of = torch.as_tensor(parent_of, dtype=torch.long, device=device)
-    parents = torch.arange(num_parent_classes, device=device)
-    allowed = (parent_of[:, None] == parents[None, :]) & (parents != 0)
-    allowed[0] = True
-    return allowed
+    allowed = [hierarchy.allowed_children(child, level_logits[0].device)
+               for child in hierarchy.levels[1:]]
+
+    def decode(logits):
+        preds = [logits[0].argmax(dim=0)]
+        for x, mask in zip(logits[1:], allowed):
+            ok = mask.index_select(1, preds[-1])  # (N_l, P): children of the class above
+            preds.append(x.masked_fill(~ok, float('-inf')).argmax(dim=0))
+        return preds
+    return _in_chunks(level_logits, decode, chunk_size)
 
 
-def consistent_argmax(level_logits: Sequence[Tensor],
-                      allowed: Sequence[Tensor]) -> List[Tensor]:
-    """Decode levels coarse to fine, each restricted by the one above.
+def joint_argmax(level_logits: Sequence[Tensor], hierarchy: ClassHierarchy,
+                 chunk_size: int = 1 << 14) -> List[Tensor]:
+    """Per pixel, the valid chain maximising the sum of the levels' log-softmax scores.
 
     Args:
-        level_logits (Sequence[Tensor]): Per level (C_l, *) logits, coarse
-            to fine.
-        allowed (Sequence[Tensor]): For each level but the first, the
-            (C_l, C_{l-1}) bool matrix of :func:`allowed_children`.
+        level_logits (Sequence[Tensor]): per level (N_l, *) logits, coarse to fine.
+        hierarchy (ClassHierarchy): the L levels' hierarchy.
+        chunk_size (int): pixels decoded at once (log-softmax included). Default: 16384.
 
     Returns:
-        list[Tensor]: Per level (*) long predictions; for every pixel and
-        level l > 0, ``allowed[l-1][pred_l, pred_{l-1}]`` holds.
+        list[Tensor]: per level (*) long predictions.
     """
-    preds = [level_logits[0].argmax(dim=0)]
-    for logits, mask in zip(level_logits[1:], allowed):
-        ok = mask[:, preds[-1]]  # (C_l, *)
-        preds.append(logits.masked_fill(~ok, float('-inf')).argmax(dim=0))
-    return preds
+    def decode(logits):
+        scores = [F.log_softmax(x.float(), dim=0) for x in logits]
+        return best_chains(hierarchy, scores, chunk_size)[0]
+    return _in_chunks(level_logits, decode, chunk_size)
+
+
+def decode_levels(level_logits: Sequence[Tensor], decoding: str,
+                  hierarchy: ClassHierarchy = None, chunk_size: int = 1 << 14) -> List[Tensor]:
+    """Label maps from per-level (N_l, *) logits with ``decoding`` in :data:`DECODINGS`
+    (``chunk_size``: pixels decoded at once by the consistent decodings)."""
+    if decoding == 'independent':
+        return [x.argmax(dim=0) for x in level_logits]
+    if decoding == 'greedy':
+        return greedy_argmax(level_logits, hierarchy, chunk_size)
+    if decoding == 'joint':
+        return joint_argmax(level_logits, hierarchy, chunk_size)
+    raise ValueError(f'decoding must be one of {DECODINGS}, got {decoding!r}')

@@ -1,58 +1,59 @@
 """CAST encoder-decoder predicting every level of a class hierarchy."""
-from typing import Dict, List, Mapping, Optional, Sequence
+import warnings
+from typing import Dict, Mapping, Optional, Sequence
 
+from mmengine.logging import print_log
 from mmengine.structures import PixelData
-from torch import Tensor
+from torch import Tensor, nn
 
+from cast.structures import ClassHierarchy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from .cast_encoder_decoder import CASTEncoderDecoder
-from .consistent_decoding import (allowed_children, check_hierarchy,
-                                  consistent_argmax)
+from .consistent_decoding import DECODINGS, decode_levels
 
 
 @MODELS.register_module()
 class HierarchicalEncoderDecoder(CASTEncoderDecoder):
     """CAST encoder-decoder with one prediction per hierarchy level.
 
-    The decode head is a :class:`HierarchicalDecodeHead` (one sub-head per
-    level, losses summed with per-level weights against ``gt_seg_{level}``).
-    Prediction fills, for every level, ``seg_logits_{level}`` (C_l, H, W) and
-    ``pred_seg_{level}`` (1, H, W), plus ``seg_logits`` / ``pred_sem_seg`` of
-    the head's ``main_level``, so MMSeg's IoUMetric and visualizer work
-    unchanged.
+    The decode head is a :class:`HierarchicalDecodeHead` (per-level losses against
+    ``gt_seg_{level}``, optionally a hierarchy-aware loss over all levels). Prediction fills,
+    for every level, ``seg_logits_{level}`` (N_l, H, W) and ``pred_seg_{level}`` (1, H, W), plus
+    ``seg_logits`` / ``pred_sem_seg`` of the head's ``main_level``, so MMSeg's IoUMetric and
+    visualizer work unchanged.
 
     .. code:: text
 
-     loss(): extract_feat() -> decode_head.loss() (sum over levels) -> auxiliary heads (optional)
+     loss(): hand the ClassHierarchy to the heads -> extract_feat() -> decode_head.loss() -> auxiliary heads
      predict(): stack_superpixels() -> inference() -> postprocess_result()
      inference(): whole_inference()/slide_inference(), each level's logits merged alike
      encode_decode(): extract_feat() -> decode_head.predict() -> {level: logits}
      postprocess_result(): per level: unpad, unflip, resize -> decode_levels()
-     decode_levels(): per-level argmax, or consistent_argmax() coarse to fine
 
-    With ``consistent_decoding=True`` levels are decoded coarse to fine and
-    a child level's class is restricted, per pixel, to the children of the
-    parent level's predicted class (``hierarchy[child][k]`` is the parent of
-    child class k). Background (child 0) is allowed under any parent, and
-    under a background parent only background is allowed (so a foreground
-    class that the hierarchy maps to background is never predicted; a warning
-    names such classes). Every predicted foreground chain is then valid, so
-    SeCS is 100 by construction. The stored ``seg_logits_{level}`` stay the
-    raw logits.
+    ``decoding`` turns the logits into label maps (:mod:`~cast.segmentors.consistent_decoding`):
+    'independent' (each level's argmax), 'greedy' (coarse to fine, each level restricted to the
+    children of the class chosen above) or 'joint' (per pixel the valid chain with the highest
+    sum of the levels' log-probabilities, exact). Both consistent decodings predict only valid
+    chains (background ends a chain; a class the hierarchy places under background is never
+    predicted, a warning names it), so SpCS and SeCS are 100 by construction. The stored
+    ``seg_logits_{level}`` stay the raw logits.
 
-    The hierarchy is read from the ``hierarchy`` argument, else from
-    ``self.dataset_meta['hierarchy']`` (set by ``mmseg.apis.init_model`` from
-    a checkpoint's meta, or by whoever sets ``model.dataset_meta``).
+    The hierarchy (:class:`~cast.structures.ClassHierarchy`) comes from the ``hierarchy``
+    argument, else from ``self.dataset_meta`` (set by ``DatasetMetaHook`` or
+    ``mmseg.apis.init_model`` from a checkpoint's meta); it is built once per ``dataset_meta``.
 
     Args:
         backbone (dict): Backbone config; takes ``(inputs, superpixels)``.
         decode_head (dict): :class:`HierarchicalDecodeHead` config.
-        consistent_decoding (bool): Restrict each level's prediction to the
-            children of the level above. Defaults to False.
-        hierarchy (dict, optional): child level -> parent class index per
-            child class (``dataset_meta['hierarchy']``). Defaults to None.
+        decoding (str, optional): 'independent', 'greedy' or 'joint'. Defaults to None
+            ('independent', or what ``consistent_decoding`` says).
+        consistent_decoding (bool, optional): Deprecated alias: True means
+            ``decoding='greedy'``, False 'independent'. Ignored (with a warning) when
+            ``decoding`` is given. Defaults to None.
+        hierarchy (dict, optional): child level -> parent class (or tuple of parent classes) per
+            child class, taking precedence over ``dataset_meta``. Defaults to None.
         Others: see :class:`mmseg.models.EncoderDecoder`.
     """  # noqa: E501
 
@@ -64,8 +65,9 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 consistent_decoding: bool = False,
-                 hierarchy: Optional[Mapping[str, Sequence[int]]] = None,
+                 decoding: Optional[str] = None,
+                 consistent_decoding: Optional[bool] = None,
+                 hierarchy: Optional[Mapping[str, Sequence]] = None,
                  pretrained: Optional[str] = None,
                  init_cfg: OptMultiConfig = None):
         super().__init__(
@@ -84,45 +86,99 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
                             f'{type(self.decode_head).__name__}')
         self.levels = self.decode_head.levels
         self.main_level = self.decode_head.main_level
-        self.consistent_decoding = consistent_decoding
-        self.hierarchy = None if hierarchy is None else check_hierarchy(
-            hierarchy, self.levels, self.decode_head.level_num_classes)
+        if consistent_decoding is not None:
+            alias = 'greedy' if consistent_decoding else 'independent'
+            note = (f"means decoding='{alias}'" if decoding is None else
+                    f"is ignored: decoding={decoding!r} is given")
+            warnings.warn(f'consistent_decoding is deprecated; use decoding=... '
+                          f"({', '.join(map(repr, DECODINGS))}); consistent_decoding="
+                          f'{consistent_decoding} {note}', DeprecationWarning)
+            print_log(f'consistent_decoding={consistent_decoding} is deprecated and {note}',
+                      logger='current', level=30)
+            decoding = alias if decoding is None else decoding
+        self.decoding = 'independent' if decoding is None else decoding
+        self.hierarchy = None if hierarchy is None else ClassHierarchy(
+            self.levels, hierarchy, num_classes=self.decode_head.level_num_classes,
+            source='model.hierarchy')
+        self._hierarchy_of = (None, None)  # (dataset_meta, its ClassHierarchy)
 
-    def get_hierarchy(self) -> Dict[str, List[int]]:
-        """The hierarchy used by consistent decoding (validated)."""
+    @property
+    def decoding(self) -> str:
+        """'independent', 'greedy' or 'joint'."""
+        return self._decoding
+
+    @decoding.setter
+    def decoding(self, value: str) -> None:
+        if value not in DECODINGS:
+            raise ValueError(f'decoding must be one of {DECODINGS}, got {value!r}')
+        self._decoding = value
+
+    @property
+    def consistent_decoding(self) -> bool:
+        """Deprecated: whether the decoding is hierarchy-consistent ('greedy' or 'joint');
+        setting it sets ``decoding`` to 'greedy' (True) or 'independent' (False)."""
+        return self.decoding != 'independent'
+
+    @consistent_decoding.setter
+    def consistent_decoding(self, value: bool) -> None:
+        warnings.warn("consistent_decoding is deprecated; set decoding='greedy' / 'joint' / "
+                      "'independent'", DeprecationWarning)
+        self.decoding = 'greedy' if value else 'independent'
+
+    def class_hierarchy(self, purpose: str = 'this model') -> ClassHierarchy:
+        """The validated :class:`ClassHierarchy` of the model's levels.
+
+        Raises:
+            KeyError: neither a ``hierarchy`` argument nor ``dataset_meta`` with one.
+        """
         if self.hierarchy is not None:
             return self.hierarchy
         meta = getattr(self, 'dataset_meta', None) or {}
-        if 'hierarchy' not in meta:
+        if self._hierarchy_of[0] is meta:
+            return self._hierarchy_of[1]
+        if not (meta.get('level_parents') or meta.get('hierarchy')):
             raise KeyError(
-                'consistent_decoding=True needs the class hierarchy: pass '
-                "model.hierarchy in the config (dataset_meta['hierarchy']) "
-                "or set model.dataset_meta with a 'hierarchy' entry")
-        return check_hierarchy(meta['hierarchy'], self.levels,
-                               self.decode_head.level_num_classes)
+                f'{purpose} needs the class hierarchy: pass model.hierarchy in the config '
+                "(dataset_meta['hierarchy']) or set model.dataset_meta with a 'hierarchy' or "
+                "'level_parents' entry (DatasetMetaHook does it from the dataset)")
+        hierarchy = ClassHierarchy.from_meta(
+            meta, levels=self.levels, num_classes=self.decode_head.level_num_classes)
+        for child in hierarchy.levels[1:]:
+            orphans = hierarchy.orphans(child)
+            if orphans:
+                print_log(f'{child} classes {orphans} have only background as parent (e.g. '
+                          'classes absent from the data the hierarchy was derived from); '
+                          'consistent decoding never predicts them', logger='current',
+                          level=30)
+        self._hierarchy_of = (meta, hierarchy)
+        return hierarchy
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """Hand the hierarchy to the heads whose losses need it, then MMSeg's loss()."""
+        heads = [self.decode_head]
+        if self.with_auxiliary_head:
+            aux = self.auxiliary_head
+            heads += list(aux) if isinstance(aux, nn.ModuleList) else [aux]
+        for head in heads:
+            if getattr(head, 'needs_hierarchy', False):
+                head.class_hierarchy = self.class_hierarchy(
+                    f'{type(head).__name__}.hierarchy_loss')
+        return super().loss(inputs, data_samples)
 
     def decode_levels(self, level_logits: Dict[str, Tensor]
                       ) -> Dict[str, Tensor]:
-        """Label maps from logits.
+        """Label maps from logits, as ``self.decoding`` says.
 
         Args:
-            level_logits (dict[str, Tensor]): level -> (C_l, H, W) logits.
+            level_logits (dict[str, Tensor]): level -> (N_l, H, W) logits.
 
         Returns:
             dict[str, Tensor]: level -> (H, W) long predictions.
         """
         logits = [level_logits[level] for level in self.levels]
-        if not self.consistent_decoding:
-            preds = [x.argmax(dim=0) for x in logits]
-        else:
-            hierarchy = self.get_hierarchy()
-            allowed = [
-                allowed_children(hierarchy[child], logits[i].shape[0],
-                                 logits[i].device)
-                for i, child in enumerate(self.levels[1:])
-            ]
-            preds = consistent_argmax(logits, allowed)
-        return dict(zip(self.levels, preds))
+        hierarchy = None if self.decoding == 'independent' else self.class_hierarchy(
+            f'decoding={self.decoding!r}')
+        return dict(zip(self.levels, decode_levels(logits, self.decoding, hierarchy)))
 
     def postprocess_result(self,
                            seg_logits: Dict[str, Tensor],

@@ -2,9 +2,10 @@
 # 40 parts, each + background), 512x512 crops, 80k iterations, 8 GPUs x 2 images.
 #   tools/dist_train.sh configs/cast/hier-upernet_cast-s_partimagenet.py 8
 #   python tools/test.py configs/cast/hier-upernet_cast-s_partimagenet.py <ckpt> --show-dir vis
-# The recipe of hier-upernet_cast-s_spin.py with two levels: consistent decoding (hierarchy from
-# the dataset's metainfo via DatasetMetaHook); test reports per-level mIoU, SpCS_P2O (the only
-# level pair) and SeCS over (part, object) chains.
+# The recipe of hier-upernet_cast-s_spin.py with two levels: chain likelihood loss beside the
+# per-level cross-entropy, joint decoding (hierarchy from the dataset's metainfo via
+# DatasetMetaHook); test reports per-level mIoU, SpCS_P2O (the only level pair) and SeCS over
+# (part, object) chains.
 _base_ = [
     '../_base_/models/hier-upernet_cast.py', '../_base_/datasets/partimagenet.py',
     '../_base_/default_runtime.py', '../_base_/schedules/adamw_80k.py'

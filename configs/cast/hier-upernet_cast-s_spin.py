@@ -2,10 +2,12 @@
 # 40 parts, 203 subparts, each + background), 512x512 crops, 80k iterations, 8 GPUs x 2 images.
 #   tools/dist_train.sh configs/cast/hier-upernet_cast-s_spin.py 8
 #   python tools/test.py configs/cast/hier-upernet_cast-s_spin.py <ckpt> --show-dir vis
-# Predictions are decoded consistently (each level restricted to the children of the level
-# above, hierarchy from the dataset's metainfo via DatasetMetaHook); set
-# model.consistent_decoding=False to score the raw per-level argmax. Test reports per-level mIoU,
-# SpCS (S2P, P2O) and SeCS; --show-dir saves the image with every level's GT beside Pred.
+# Trained with per-level cross-entropy plus the chain likelihood loss; predictions are decoded
+# jointly (per pixel the valid chain of highest total log-probability; the hierarchy comes from
+# the dataset's metainfo via DatasetMetaHook). model.decoding='independent' scores the raw
+# per-level argmax, 'greedy' restricts each level to the children of the class chosen above.
+# Test reports per-level mIoU, SpCS (S2P, P2O) and SeCS; --show-dir saves the image with every
+# level's GT beside Pred.
 _base_ = [
     '../_base_/models/hier-upernet_cast.py', '../_base_/datasets/spin.py',
     '../_base_/default_runtime.py', '../_base_/schedules/adamw_80k.py'

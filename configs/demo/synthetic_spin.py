@@ -59,7 +59,7 @@ model = dict(
             align_corners=False,
             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
         loss_weights=dict(object=1.0, part=1.0, subpart=1.0)),
-    consistent_decoding=False,
+    decoding='independent',  # or 'greedy' / 'joint' (consistent; needs the hierarchy)
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 

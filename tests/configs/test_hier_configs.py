@@ -83,7 +83,8 @@ def test_configs_match_the_datasets():
     for cfg, levels, classes in ((spin, ('object', 'part', 'subpart'), [12, 41, 204]),
                                  (pin, ('object', 'part'), [12, 41])):
         assert cfg.model.type == 'HierarchicalEncoderDecoder'
-        assert cfg.model.consistent_decoding
+        assert cfg.model.decoding == 'joint'
+        assert cfg.model.decode_head.hierarchy_loss.type == 'ChainLikelihoodLoss'
         for head in (cfg.model.decode_head, cfg.model.auxiliary_head):
             assert head.type == 'HierarchicalDecodeHead'
             assert tuple(head.levels) == levels and list(head.num_classes) == classes

@@ -149,7 +149,7 @@ def test_given_hierarchy(synthetic_spin_root):
                for i, p in enumerate(expected['subpart']) if i}
     ds = SPINDataset(synthetic_spin_root, split='val', hierarchy=dict(subpart=by_name))
     assert ds.metainfo['hierarchy'] == expected
-    with pytest.raises(ValueError, match=r"hierarchy\['part'\] must hold one parent index"):
+    with pytest.raises(ValueError, match=r"hierarchy\['part'\] must hold one parent entry"):
         SPINDataset(synthetic_spin_root, split='val', hierarchy=dict(part=[0, 1]))
     with pytest.raises(ValueError, match="keys \\['object'\\]"):
         SPINDataset(synthetic_spin_root, split='val', hierarchy=dict(object=[0]))

@@ -11,6 +11,7 @@ from PIL import Image
 
 from cast.evaluation import HierarchicalMetric
 from cast.evaluation import functional as F
+from cast.structures import ClassHierarchy
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 from mmseg.structures import SegDataSample
@@ -187,11 +188,11 @@ def test_seg_data_samples_and_main_level_fallback():
 
 def test_functions_match_a_pixel_loop():
     """The vectorised counts equal a plain per-pixel reference, on both SeCS paths."""
-    relations = [F.parent_relation(HIERARCHY[level], 4) for level in ('part', 'subpart')]
+    hierarchy = ClassHierarchy(LEVELS, HIERARCHY, num_classes=dict.fromkeys(LEVELS, 4))
     for s in random_samples(4, seed=3):
         preds = [s[f'pred_seg_{level}']['data'][0] for level in LEVELS]
         gts = [s[f'gt_seg_{level}']['data'][0] for level in LEVELS]
-        stats = F.hierarchical_stats(preds, gts, [4, 4, 4], relations, [0, 1, 2], [2, 1], True)
+        stats = F.hierarchical_stats(preds, gts, [4, 4, 4], hierarchy, [0, 1, 2], [2, 1], True)
         valid = total = 0
         terms = {1: {}, 2: {}}
         for o, p, sp in zip(*(x.reshape(-1).tolist() for x in preds)):
@@ -211,7 +212,7 @@ def test_functions_match_a_pixel_loop():
         saved = F.MAX_JOINT_BINS
         try:
             F.MAX_JOINT_BINS = 1  # pairwise histograms and the per-pixel SeCS
-            slow = F.hierarchical_stats(preds, gts, [4, 4, 4], relations, [0], [2, 1], True)
+            slow = F.hierarchical_stats(preds, gts, [4, 4, 4], hierarchy, [0], [2, 1], True)
         finally:
             F.MAX_JOINT_BINS = saved
         assert slow['secs'].tolist() == stats['secs'].tolist()

@@ -154,3 +154,57 @@ def test_predict_resizes_every_level_to_the_input():
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         build(**kwargs)
+
+
+def test_shared_trunk_has_one_trunk_and_a_classifier_per_level():
+    head = build(shared=True)
+    assert not hasattr(head, 'heads') and isinstance(head.trunk, UPerHead)
+    assert isinstance(head.trunk.conv_seg, torch.nn.Identity)
+    for level in LEVELS:
+        conv = head.classifier(level)
+        assert conv.in_channels == head.trunk.channels and conv.kernel_size == (1, 1)
+        assert conv.out_channels == NUM_CLASSES[level]
+    separate = build()
+    trunk_params = sum(p.numel() for p in head.trunk.parameters())
+    per_level = sum(p.numel() for p in separate.heads['object'].parameters())
+    assert trunk_params < per_level  # no classifier in the trunk
+    assert sum(p.numel() for p in head.parameters()) < sum(
+        p.numel() for p in separate.parameters())
+    out = head(features())
+    for level in LEVELS:
+        assert out[level].shape == (2, NUM_CLASSES[level], 8, 12)
+    losses = head.loss(features(), samples(), dict())
+    assert set(losses) == {f'{name}_{level}' for name in ('loss_ce', 'acc_seg')
+                           for level in LEVELS}
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert all(p.grad is not None for p in head.parameters() if p.requires_grad)
+    metas = [dict(img_shape=(32, 48), pad_shape=(32, 48))] * 2
+    out = head.predict(features(), metas, test_cfg=dict())
+    assert out['subpart'].shape == (2, 7, 32, 48)
+    with pytest.raises(ValueError, match='shared=True takes one decode_head'):
+        build(shared=True, decode_head=[uper(), uper(), uper()])
+
+
+@pytest.mark.parametrize('shared', [False, True])
+def test_hierarchy_loss_beside_or_instead_of_level_losses(shared):
+    from cast.structures import ClassHierarchy
+    hierarchy = ClassHierarchy(LEVELS, dict(part=(0, 1, 1, 2, 2),
+                                            subpart=(0, 1, 2, 2, 3, 4, 4)),
+                               num_classes=NUM_CLASSES)
+    chain = dict(type='ChainLikelihoodLoss', loss_weight=2.0)
+    head = build(shared=shared, hierarchy_loss=chain)
+    assert head.needs_hierarchy and not build().needs_hierarchy
+    with pytest.raises(RuntimeError, match='hierarchy_loss needs the class hierarchy'):
+        head.loss(features(), samples(), dict())
+    head.class_hierarchy = hierarchy
+    losses = head.loss(features(), samples(), dict())
+    assert {'loss_chain', 'loss_chain_dropped', 'loss_ce_part', 'acc_seg_part'} <= set(losses)
+    alone = build(shared=shared, hierarchy_loss=chain, loss_weights=[0, 0, 0])
+    alone.load_state_dict(head.state_dict())
+    alone.class_hierarchy = hierarchy
+    alone_losses = alone.loss(features(), samples(), dict())
+    assert not any(k.startswith('loss_ce') for k in alone_losses)
+    torch.testing.assert_close(alone_losses['loss_chain'], losses['loss_chain'])
+    torch.testing.assert_close(alone_losses['acc_seg_subpart'], losses['acc_seg_subpart'])
+    alone_losses['loss_chain'].backward()
+    assert alone.classifier('subpart').weight.grad.abs().sum() > 0

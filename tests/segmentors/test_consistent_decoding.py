@@ -1,25 +1,26 @@
-"""Tests of hierarchy-consistent decoding on hand-made logits."""
+"""Tests of the decodings on hand-made and random logits: greedy restricts each level to the
+children of the class above; greedy and joint give only valid chains, so SpCS and SeCS are 100
+by construction; joint is never worse in total score than greedy."""
 import pytest
 import torch
+import torch.nn.functional as F
 from seg_helpers import HIERARCHY, LEVELS, NUM_CLASSES
 
-from cast.segmentors import (allowed_children, check_hierarchy,
-                             consistent_argmax)
+from cast.evaluation import HierarchicalMetric
+from cast.segmentors import greedy_argmax, joint_argmax
+from cast.segmentors.consistent_decoding import decode_levels
+from cast.structures import ClassHierarchy
+
+MULTI = dict(part=((0, ), (1, ), (1, 2), (2, ), (2, )),
+             subpart=((0, ), (1, ), (2, ), (2, 3), (4, ), (4, ), (3, 4)))
 
 
-def test_allowed_children_matrix():
-    allowed = allowed_children((0, 1, 1, 2, 2), 3)
-    expected = torch.tensor([
-        [1, 1, 1],  # background: under any parent
-        [0, 1, 0],
-        [0, 1, 0],
-        [0, 0, 1],
-        [0, 0, 1],
-    ]).bool()
-    assert torch.equal(allowed, expected)
+def hierarchy(parents=HIERARCHY, levels=LEVELS):
+    return ClassHierarchy(levels, {lv: parents[lv] for lv in levels[1:]},
+                          num_classes={lv: NUM_CLASSES[lv] for lv in levels})
 
 
-def test_consistent_argmax_restricts_children():
+def test_greedy_argmax_restricts_children():
     # 1 x 4 pixels; parent argmax: 0, 1, 2, 2
     parent = torch.tensor([[5., 0, 0, 0], [0, 5, 0, 0], [0, 0, 5, 5]])
     parent = parent[:, None]  # (3, 1, 4)
@@ -27,51 +28,94 @@ def test_consistent_argmax_restricts_children():
     child = torch.zeros(5, 1, 4)
     child[3] = 9
     child[1] = 4
-    allowed = [allowed_children((0, 1, 1, 2, 2), 3)]
+    h = hierarchy(levels=('object', 'part'))
     free = [parent.argmax(0), child.argmax(0)]
-    p, c = consistent_argmax([parent, child], allowed)
+    p, c = greedy_argmax([parent, child], h)
     assert torch.equal(p, free[0])
     assert torch.equal(free[1], torch.tensor([[3, 3, 3, 3]]))
     # bg parent -> bg only; parent 1 -> class 1; parent 2 -> class 3
     assert torch.equal(c, torch.tensor([[0, 1, 3, 3]]))
 
 
-def test_three_levels_random_logits_give_valid_chains():
+def test_joint_lets_a_confident_part_overrule_an_unsure_object():
+    # object: animal 0.45, car 0.55 (unsure); part: head (animal) certain
+    obj = torch.log(torch.tensor([0.0, 0.45, 0.55]))[:, None]
+    part = torch.log(torch.tensor([0.01, 0.96, 0.01, 0.015, 0.005]))[:, None]
+    h = hierarchy(levels=('object', 'part'))
+    assert [p.item() for p in greedy_argmax([obj, part], h)] == [2, 3]
+    assert [p.item() for p in joint_argmax([obj, part], h)] == [1, 1]
+
+
+@pytest.mark.parametrize('parents', [HIERARCHY, MULTI], ids=['tree', 'dag'])
+@pytest.mark.parametrize('decoding', ['greedy', 'joint'])
+def test_random_logits_give_valid_chains(parents, decoding):
     torch.manual_seed(0)
+    h = hierarchy(parents)
     logits = [torch.randn(NUM_CLASSES[lv], 6, 9) for lv in LEVELS]
-    hierarchy = check_hierarchy(HIERARCHY, LEVELS, NUM_CLASSES)
-    allowed = [
-        allowed_children(hierarchy[child], NUM_CLASSES[parent])
-        for parent, child in zip(LEVELS[:-1], LEVELS[1:])
-    ]
-    preds = consistent_argmax(logits, allowed)
-    for (parent, child), p, c in zip(
-            zip(LEVELS[:-1], LEVELS[1:]), preds[:-1], preds[1:]):
-        parent_of = torch.tensor(hierarchy[child])
-        fg = c > 0
-        assert torch.equal(parent_of[c[fg]], p[fg])
+    preds = decode_levels(logits, decoding, h)
+    for child, p, c in zip(LEVELS[1:], preds[:-1], preds[1:]):
+        assert h.allowed_children(child)[c, p].all()
         assert (c[p == 0] == 0).all()
 
 
-@pytest.mark.parametrize('hierarchy, match', [
-    (dict(part=HIERARCHY['part']), "no entry for level 'subpart'"),
-    (dict(HIERARCHY, part=(0, 1, 1)), '3 entries'),
-    (dict(HIERARCHY, part=(0, 1, 1, 3, 2)), 'bad'),
-    (dict(HIERARCHY, part=(1, 1, 1, 2, 2)), r'background.*\(0, 1\)'),
-    (dict(HIERARCHY, part=(0, 1, 1, -1, 2)), r'\(3, -1\)'),
-])
-def test_check_hierarchy_errors(hierarchy, match):
-    with pytest.raises((KeyError, ValueError), match=match):
-        check_hierarchy(hierarchy, LEVELS, NUM_CLASSES)
+def test_joint_total_score_is_never_below_greedy():
+    torch.manual_seed(1)
+    h = hierarchy(MULTI)
+    logits = [torch.randn(NUM_CLASSES[lv], 40, 40) for lv in LEVELS]
+    scores = [F.log_softmax(x, 0) for x in logits]
+
+    def total(preds):
+        return sum(s.gather(0, p[None])[0] for s, p in zip(scores, preds))
+    greedy, joint = total(greedy_argmax(logits, h)), total(joint_argmax(logits, h))
+    assert (joint >= greedy - 1e-5).all() and (joint > greedy + 1e-3).any()
+
+
+@pytest.mark.parametrize('parents', [HIERARCHY, MULTI], ids=['tree', 'dag'])
+@pytest.mark.parametrize('decoding', ['greedy', 'joint'])
+def test_consistency_scores_are_100_by_construction(parents, decoding):
+    """SpCS (both pairs) and SeCS of consistently decoded random logits, against random ground
+    truth, through HierarchicalMetric."""
+    h = hierarchy(parents)
+    meta = dict(levels=LEVELS, level_classes={lv: tuple(f'{lv}{k}' for k in range(n))
+                                              for lv, n in NUM_CLASSES.items()},
+                level_parents=h.parents, main_level='object')
+    metric = HierarchicalMetric(hier_metrics=['mIoU', 'SpCS', 'SeCS'])
+    metric.dataset_meta = meta
+    g = torch.Generator().manual_seed(2)
+    samples = []
+    for i in range(4):
+        logits = [torch.randn(NUM_CLASSES[lv], 12, 10, generator=g) * 3 for lv in LEVELS]
+        preds = decode_levels(logits, decoding, h)
+        sample = dict(img_path=f'{i}.png')
+        for lv, pred in zip(LEVELS, preds):
+            gt = torch.randint(0, NUM_CLASSES[lv], (1, 12, 10), generator=g)
+            sample[f'gt_seg_{lv}'] = dict(data=gt)
+            sample[f'pred_seg_{lv}'] = dict(data=pred[None])
+        samples.append(sample)
+    metric.process({}, samples)
+    results = metric.compute_metrics(metric.results)
+    assert results['SpCS_S2P'] == results['SpCS_P2O'] == results['SeCS'] == 100.0
+    free = HierarchicalMetric(hier_metrics=['SeCS'])
+    free.dataset_meta = meta
+    for s in samples:  # independent decoding of the same logits is not consistent
+        for lv in LEVELS:
+            s[f'pred_seg_{lv}']['data'] = torch.randint(0, NUM_CLASSES[lv], (1, 12, 10),
+                                                        generator=g)
+    free.process({}, samples)
+    assert free.compute_metrics(free.results)['SeCS'] < 100
 
 
 def test_child_of_background_is_never_predicted():
-    hierarchy = check_hierarchy(dict(HIERARCHY, part=(0, 0, 1, 2, 2)),
-                                LEVELS, NUM_CLASSES)
-    allowed = allowed_children(hierarchy['part'], NUM_CLASSES['object'])
-    assert not allowed[1].any()
+    h = hierarchy(dict(HIERARCHY, part=(0, 0, 1, 2, 2)), levels=('object', 'part'))
+    assert not h.allowed_children('part')[1].any()
     parent = torch.randn(3, 4, 4)
     child = torch.zeros(5, 4, 4)
     child[1] = 10.  # the orphan class wins every free argmax
-    _, c = consistent_argmax([parent, child], [allowed])
-    assert (c != 1).all()
+    for decode in (greedy_argmax, joint_argmax):
+        _, c = decode([parent, child], h)
+        assert (c != 1).all()
+
+
+def test_unknown_decoding():
+    with pytest.raises(ValueError, match="decoding must be one of"):
+        decode_levels([torch.zeros(3, 2)], 'best', None)

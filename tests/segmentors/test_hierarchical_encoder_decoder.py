@@ -99,7 +99,8 @@ def invalid_chain_pixels(sample, parent, child):
     return int((~ok).sum())
 
 
-def test_consistent_decoding_gives_only_valid_chains():
+@pytest.mark.parametrize('decoding', ['greedy', 'joint'])
+def test_consistent_decoding_gives_only_valid_chains(decoding):
     data = make_batch([(40, 56), (40, 56)])
     # object 1 -> part 3 (of object 2) -> subpart 6 (of part 4): invalid
     bias = dict(object=1, part=3, subpart=6)
@@ -108,15 +109,16 @@ def test_consistent_decoding_gives_only_valid_chains():
     with torch.no_grad():
         free_out = free.test_step(copy.deepcopy(data))
     assert invalid_chain_pixels(free_out[0], 'object', 'part') > 0
-    model = build(consistent_decoding=True, hierarchy=HIERARCHY).eval()
+    model = build(decoding=decoding, hierarchy=HIERARCHY).eval()
     favour(model, **bias)
     with torch.no_grad():
         out = model.test_step(copy.deepcopy(data))
     for sample, free_sample in zip(out, free_out):
         assert_valid_chains(sample)
-        # the coarsest level is decoded freely; the logits are the raw ones
-        assert torch.equal(sample.pred_seg_object.data,
-                           free_sample.pred_seg_object.data)
+        if decoding == 'greedy':  # the coarsest level is decoded freely
+            assert torch.equal(sample.pred_seg_object.data,
+                               free_sample.pred_seg_object.data)
+        # the logits are the raw ones
         for level in LEVELS:
             torch.testing.assert_close(
                 sample.get(f'seg_logits_{level}').data,
@@ -124,7 +126,7 @@ def test_consistent_decoding_gives_only_valid_chains():
 
 
 def test_consistent_decoding_takes_hierarchy_from_dataset_meta():
-    model = build(consistent_decoding=True).eval()
+    model = build(decoding='joint').eval()
     data = make_batch([(32, 32)])
     with pytest.raises(KeyError, match='hierarchy'):
         with torch.no_grad():
@@ -135,8 +137,7 @@ def test_consistent_decoding_takes_hierarchy_from_dataset_meta():
 
 
 def test_slide_inference_every_level():
-    model = build(mode='slide', consistent_decoding=True,
-                  hierarchy=HIERARCHY).eval()
+    model = build(mode='slide', decoding='joint', hierarchy=HIERARCHY).eval()
     data = make_batch([(40, 56)])
     with torch.no_grad():
         sample = model.test_step(data)[0]
@@ -144,6 +145,47 @@ def test_slide_inference_every_level():
         assert sample.get(f'seg_logits_{level}').data.shape == (
             NUM_CLASSES[level], 40, 56)
     assert_valid_chains(sample)
+
+
+def test_consistent_decoding_is_a_deprecated_alias():
+    with pytest.warns(DeprecationWarning, match="decoding='greedy'"):
+        assert build(consistent_decoding=True).decoding == 'greedy'
+    with pytest.warns(DeprecationWarning):
+        assert build(consistent_decoding=False).decoding == 'independent'
+    with pytest.warns(DeprecationWarning, match='ignored'):
+        model = build(consistent_decoding=True, decoding='joint')
+    assert model.decoding == 'joint' and model.consistent_decoding
+    assert build().decoding == 'independent' and not build().consistent_decoding
+    with pytest.raises(ValueError, match='decoding must be one of'):
+        build(decoding='best')
+    with pytest.warns(DeprecationWarning):
+        model.consistent_decoding = True
+    assert model.decoding == 'greedy'
+    model.decoding = 'independent'  # checked on assignment too
+    with pytest.raises(ValueError, match='decoding must be one of'):
+        model.decoding = True
+
+
+@pytest.mark.parametrize('shared', [False, True], ids=['per-level heads', 'shared trunk'])
+def test_hierarchy_loss_trains_with_the_dataset_hierarchy(shared):
+    """The segmentor hands the ClassHierarchy of model.dataset_meta to the head's loss."""
+    head = dict(type='HierarchicalDecodeHead', levels=LEVELS, num_classes=NUM_CLASSES,
+                decode_head=uper_head(), shared=shared,
+                hierarchy_loss=dict(type='ChainLikelihoodLoss', loss_weight=1.0))
+    model = build(decode_head=head)
+    batch = make_batch([(40, 56), (48, 40)])
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    with pytest.raises(KeyError, match='ChainLikelihoodLoss|hierarchy_loss'):
+        model.train_step(copy.deepcopy(batch), optim)
+    model.dataset_meta = dict(levels=LEVELS, hierarchy=HIERARCHY)
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    losses = model(**data, mode='loss')
+    assert {'decode.loss_chain', 'decode.loss_chain_dropped', 'decode.loss_ce_subpart'} <= \
+        set(losses)
+    # random labels: most pixels' chains are invalid and get their finer labels dropped
+    assert 0 < losses['decode.loss_chain_dropped'] <= 1
+    log_vars = model.train_step(batch, optim)
+    assert torch.isfinite(log_vars['loss'])
 
 
 def test_tensor_mode_returns_logits_per_level():
@@ -196,7 +238,7 @@ def test_pipeline_to_training_and_prediction():
                 data_samples=[p['data_samples'] for p in packed])
     for sample in data['data_samples']:
         assert 'superpixels' in sample and 'gt_seg_subpart' in sample
-    model = build(consistent_decoding=True, hierarchy=HIERARCHY)
+    model = build(decoding='greedy', hierarchy=HIERARCHY)
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
     log_vars = model.train_step(copy.deepcopy(data), optim)
     assert torch.isfinite(log_vars['loss'])

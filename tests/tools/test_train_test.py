@@ -82,6 +82,24 @@ def test_test_tool_eval_selection(trained, synthetic_spin_root, repo_root, tool_
     assert code != 0 and "unknown metric 'mDice'" in out
 
 
+def test_test_tool_joint_decoding(trained, synthetic_spin_root, repo_root, tool_env, tmp_path):
+    """tools/test.py ... --cfg-options model.decoding=joint on a trained checkpoint: every
+    predicted chain is valid, so SpCS and SeCS are 100 (nan only where nothing is predicted)."""
+    ckpt = osp.join(trained, 'iter_4.pth')
+    _, out = run_tool([sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir', str(tmp_path),
+                       '--eval', 'mIoU', 'SpCS', 'SeCS', '--cfg-options', 'model.decoding=joint',
+                       *data_options(synthetic_spin_root)], repo_root, tool_env)
+    scalars = last_scalars(tmp_path)
+    for key in ('SpCS_S2P', 'SpCS_P2O', 'SeCS'):
+        assert scalars[key] == 100 or scalars[key] != scalars[key], (key, out[-2000:])
+    assert {'mIoU.object', 'mIoU.part', 'mIoU.subpart'} <= set(scalars)
+    code, out = run_tool([sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir',
+                          str(tmp_path), '--cfg-options', 'model.decoding=best',
+                          *data_options(synthetic_spin_root)], repo_root, tool_env,
+                         expect_ok=False)
+    assert code != 0 and 'decoding must be one of' in out
+
+
 def test_missing_data_root_names_the_path(tmp_path, repo_root, tool_env):
     missing = tmp_path / 'no_such_dataset'
     code, out = train(repo_root, tool_env, tmp_path / 'work', str(missing), expect_ok=False)

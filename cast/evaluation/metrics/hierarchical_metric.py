@@ -13,6 +13,7 @@ from mmengine.utils import mkdir_or_exist
 from PIL import Image
 from prettytable import PrettyTable
 
+from cast.structures import ClassHierarchy, pair_names
 from mmseg.registry import METRICS
 from .. import functional as F
 
@@ -59,9 +60,10 @@ class HierarchicalMetric(BaseMetric):
         ignore_index (int): Ground-truth value left out of mIoU, in [0, 255]. Predicted values
             outside a level's classes (e.g. 255) match no class. Default: 255.
         hierarchy (dict, optional): child level -> parent class (or tuple of allowed parent
-            classes) per child class, taking precedence over ``dataset_meta['hierarchy']``
-            (one parent per class) and ``dataset_meta['level_parents']`` (several allowed,
-            e.g. SPIN parts under ``object_level='class'``). Default: None.
+            classes) per child class, taking precedence over ``dataset_meta['level_parents']``
+            (several allowed, e.g. SPIN parts under ``object_level='class'``) and
+            ``dataset_meta['hierarchy']`` (one parent per class); read into one
+            :class:`~cast.structures.ClassHierarchy`. Default: None.
         classwise (bool): Also log per-class IoU / Acc tables. Default: False.
         collect_device (str): 'cpu' or 'gpu', for collecting results across ranks.
             Default: 'cpu'.
@@ -150,10 +152,10 @@ class HierarchicalMetric(BaseMetric):
             class_names = [tuple(level_classes[level]) for level in levels]
         num_classes = [len(names) for names in class_names]
         named = [level for level in levels if level is not None]
-        pairs = F.pair_names(named) if len(named) > 1 else []
-        pair_names = [name for name, _, _ in pairs]
+        pairs = pair_names(named) if len(named) > 1 else []
+        names_of_pairs = [name for name, _, _ in pairs]
 
-        area_levels, spcs_levels, secs, requests = [], [], False, []
+        area_levels, spcs_levels, secs, consistency = [], [], False, []
         for metric in self.hier_metrics:
             if metric == 'mIoU':
                 area_levels += range(len(levels))
@@ -166,71 +168,34 @@ class HierarchicalMetric(BaseMetric):
                 if len(named) < 2:
                     raise ValueError(f'{metric} needs at least two levels, but dataset_meta '
                                      f"has levels={all_levels} (levels={self.levels})")
+                consistency.append(metric)
                 if metric == 'SeCS':
                     secs = True
-                    children = list(range(len(levels) - 1, 0, -1))
                 elif metric == 'SpCS':
-                    children = list(range(len(levels) - 1, 0, -1))
-                    spcs_levels += children
+                    spcs_levels += range(len(levels) - 1, 0, -1)
                 else:
                     name = metric[len('SpCS_'):]
-                    if name not in pair_names:
+                    if name not in names_of_pairs:
                         raise ValueError(f'{metric}: no level pair {name!r} among levels '
-                                         f'{tuple(named)} (pairs: {", ".join(pair_names)})')
-                    children = [levels.index(pairs[pair_names.index(name)][1])]
-                    spcs_levels += children
-                requests.append((metric, children))
+                                         f'{tuple(named)} (pairs: {", ".join(names_of_pairs)})')
+                    spcs_levels.append(levels.index(pairs[names_of_pairs.index(name)][1]))
 
-        relations = [None] * (len(levels) - 1)
-        steps = {}  # dataset level -> relation to the level before it
-        for metric, children in requests:
-            for i in children:
-                if relations[i - 1] is not None:
-                    continue
-                lo, hi = all_levels.index(levels[i - 1]), all_levels.index(levels[i])
-                for level in all_levels[lo + 1:hi + 1]:
-                    if level not in steps:
-                        steps[level] = self._relation(meta, all_levels, level, metric)
-                relations[i - 1] = F.compose_relations(steps, all_levels, levels[i],
-                                                       levels[i - 1])
-        valid_chain = None
-        if secs and np.prod([n + 1 for n in num_classes]) <= F.MAX_JOINT_BINS:
-            valid_chain = F.chain_mask(relations, num_classes)
+        hierarchy = valid_chain = None
+        if consistency:
+            try:
+                hierarchy = ClassHierarchy.from_meta(meta, levels=levels,
+                                                     overrides=self.hierarchy)
+            except KeyError as err:
+                raise ValueError(f'{consistency[0]} needs the class hierarchy: '
+                                 f'{err.args[0]}') from err
+            if secs and np.prod([n + 1 for n in num_classes]) <= F.MAX_JOINT_BINS:
+                valid_chain = hierarchy.chain_mask(extra=1)
         main_level = meta.get('main_level', levels[0])
         return dict(levels=levels, class_names=class_names, num_classes=num_classes,
                     area_levels=sorted(set(area_levels)),
                     spcs_levels=sorted(set(spcs_levels), reverse=True), secs=secs,
-                    pair_names={child: name for name, child, _ in pairs}, relations=relations,
+                    pair_names={child: name for name, child, _ in pairs}, hierarchy=hierarchy,
                     valid_chain=valid_chain, main_level=main_level)
-
-    def _relation(self, meta: dict, all_levels: Sequence[str], level: str,
-                  metric: str) -> torch.Tensor:
-        """(N_level, N_parent) bool relation of ``level`` to the level before it.
-
-        Read from, in order: the ``hierarchy`` argument, ``dataset_meta['hierarchy']`` (one
-        parent per class), ``dataset_meta['level_parents']`` (every allowed parent per class).
-        """
-        parent = all_levels[all_levels.index(level) - 1]
-        num_child = len(meta['level_classes'][level])
-        num_parent = len(meta['level_classes'][parent])
-        sources = (('the hierarchy argument', self.hierarchy),
-                   ("dataset_meta['hierarchy']", meta.get('hierarchy')),
-                   ("dataset_meta['level_parents']", meta.get('level_parents')))
-        for source, table in sources:
-            if not table or level not in table:
-                continue
-            entry = list(table[level])
-            if len(entry) != num_child:
-                raise ValueError(f'{source}[{level!r}] must hold one parent entry per {level} '
-                                 f'class ({num_child}), got {len(entry)}')
-            flat = [p for e in entry for p in (e if isinstance(e, (list, tuple)) else [e])]
-            if any(not 0 <= int(p) < num_parent for p in flat):
-                raise ValueError(f'{source}[{level!r}] holds indices outside the {num_parent} '
-                                 f'{parent} classes')
-            return F.parent_relation(entry, num_parent)
-        raise ValueError(f'{metric} needs the class hierarchy: no parents of the {level} classes '
-                         "in dataset_meta['hierarchy'] or ['level_parents'], and no hierarchy "
-                         'argument')
 
     def _get_plan(self) -> dict:
         if self._dataset_meta is None:
@@ -286,7 +251,7 @@ class HierarchicalMetric(BaseMetric):
                 gts[i] = self._get_map(data_sample, 'gt', levels[i],
                                        plan['main_level']).to(preds[i].device)
             stats = F.hierarchical_stats(
-                preds, gts, plan['num_classes'], plan['relations'], plan['area_levels'],
+                preds, gts, plan['num_classes'], plan['hierarchy'], plan['area_levels'],
                 plan['spcs_levels'], plan['secs'], self.ignore_index, plan['valid_chain'])
             self.results.append(stats)
 

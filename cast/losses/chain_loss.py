@@ -1,0 +1,136 @@
+"""A hierarchy-aware training loss: the likelihood of the ground-truth chain of classes.
+
+Shape shorthand: B batch, L levels (coarse -> fine), N_l classes of level l (0 = background),
+H/W label size, P labelled pixels.
+"""
+from typing import Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from cast.structures import ClassHierarchy, chain_completions, chain_logsumexp
+from mmseg.registry import MODELS
+
+
+@MODELS.register_module()
+class ChainLikelihoodLoss(nn.Module):
+    """Negative log-likelihood of the ground-truth chain among the hierarchy's valid chains.
+
+    The levels' logits ``z_l`` score a chain c = (c_1, ..., c_L) (one class per level;
+    background ends a chain; see :class:`~cast.structures.ClassHierarchy`) by
+    ``sum_l z_l[c_l]``, and ``P(c) = exp(score(c)) / Z`` with Z summed over the valid chains
+    only. Per pixel the loss is ``log Z - log sum_{c fitting the labels} exp(score(c))``: with
+    every level labelled, ``-log P(ground-truth chain)``; a level labelled ``ignore_index`` is
+    summed out. Both sums are the sum-product programme of :mod:`cast.structures.chain_scores`
+    (O(sum_l N_l + E) per pixel, also for levels with several parents per class).
+
+    Why this loss:
+
+    - It trains the model that joint decoding decodes. Joint decoding takes per pixel
+      ``argmax_c sum_l log_softmax(z_l)[c_l]``; the per-level log-softmax shifts are the same
+      for every chain, so that is ``argmax_c score(c)``, the most probable chain of this very
+      distribution. Per-level cross-entropy trains each level's softmax on its own, and joint
+      decoding then multiplies marginals that were never trained to be multiplied.
+    - HSSN's tree-min loss ("Deep Hierarchical Semantic Segmentation", CVPR 2022; MMSeg's
+      projects/hssn) puts a sigmoid on every class and bounds a class's score by its
+      ancestors' (min) and descendants' (max). It assumes a tree in which every pixel has a
+      leaf class; here a chain may end in background at any level, several parents per class
+      (SPIN's ``object_level='class'``) make "the ancestor path" ambiguous, and its sigmoid
+      scores are not the per-level softmax that independent and greedy decoding read.
+    - Marginal losses ("a parent's probability is the sum of its children's") need one flat
+      softmax over leaves whose classes tile every coarser class. Summing over chains does that
+      with chains as the leaves: "object without a part" and "part without a subpart" are
+      chains of their own, so every class's probability is by construction the sum over the
+      chains through it, and a pixel labelled only at some levels is scored by that marginal.
+
+    Labels that fit no valid chain (annotation noise, e.g. a subpart on another part's pixels)
+    would give an infinite loss: on such a pixel the finest labels are dropped (as if ignored),
+    finest first, until the rest fits a chain; ``forward`` returns the fraction of labelled
+    pixels where that happened, and the head logs it.
+
+    Args:
+        loss_weight (float): Weight of the loss. Default: 1.0.
+        ignore_index (int): Label of unlabelled pixels. Default: 255.
+        loss_name (str): Key of the loss in the head's loss dict. Default: 'loss_chain'.
+    """
+
+    def __init__(self, loss_weight: float = 1.0, ignore_index: int = 255,
+                 loss_name: str = 'loss_chain') -> None:
+        super().__init__()
+        self.loss_weight = float(loss_weight)
+        self.ignore_index = ignore_index
+        self._loss_name = loss_name
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name
+
+    def forward(self, level_logits: Sequence[Tensor], labels: Sequence[Tensor],
+                hierarchy: ClassHierarchy) -> Tuple[Tensor, Tensor]:
+        """The weighted loss, averaged over the pixels labelled at some level.
+
+        Args:
+            level_logits (Sequence[Tensor]): L tensors (B, N_l, H, W), coarse -> fine, at the
+                labels' size.
+            labels (Sequence[Tensor]): L tensors (B, H, W), classes or ``ignore_index``.
+            hierarchy (ClassHierarchy): the L levels' hierarchy.
+
+        Returns:
+            tuple[Tensor, Tensor]: the loss and the fraction of labelled pixels whose labels
+            fit no chain (finer labels dropped), both scalars.
+        """
+        levels = hierarchy.levels
+        if not len(level_logits) == len(labels) == len(levels):
+            raise ValueError(f'{len(level_logits)} logits and {len(labels)} label maps for '
+                             f'the {len(levels)} levels {levels}')
+        flat = []
+        for level, x, y in zip(levels, level_logits, labels):
+            n = hierarchy.num_classes[level]
+            if x.shape[1] != n or x.shape[2:] != y.shape[1:] or x.shape[0] != y.shape[0]:
+                raise ValueError(f'{level}: logits {tuple(x.shape)} and labels '
+                                 f'{tuple(y.shape)} do not match (B, {n}, H, W) / (B, H, W)')
+            y = y.reshape(-1).long()
+            bad = (y != self.ignore_index) & ((y < 0) | (y >= n))
+            if bad.any():
+                raise ValueError(f'{level} labels hold values {y[bad].unique()[:10].tolist()} '
+                                 f'outside 0..{n - 1} that are not ignore_index='
+                                 f'{self.ignore_index}')
+            x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # AMP
+            flat.append((x.transpose(0, 1).reshape(n, -1), y))
+        labelled = torch.stack([y != self.ignore_index for _, y in flat]).any(0)
+        index = torch.nonzero(labelled).view(-1)
+        if index.numel() == 0:
+            zero = sum(x.sum() for x, _ in flat) * 0.
+            return zero, zero.detach()
+        scores = [x.index_select(1, index) for x, _ in flat]
+        targets = [y.index_select(0, index) for _, y in flat]
+        dropped = self._fit_to_chains(hierarchy, targets)
+        fitting = [s.masked_fill(~self._allowed(y, s.shape[0]), float('-inf'))
+                   for s, y in zip(scores, targets)]
+        nll = chain_logsumexp(hierarchy, scores) - chain_logsumexp(hierarchy, fitting)
+        return self.loss_weight * nll.mean(), dropped.float().mean()
+
+    def _allowed(self, target: Tensor, num_classes: int) -> Tensor:
+        """(N_l, P) bool: the classes a pixel's label allows (all of them where ignored)."""
+        classes = torch.arange(num_classes, device=target.device)[:, None]
+        return (classes == target[None]) | (target == self.ignore_index)[None]
+
+    @torch.no_grad()
+    def _fits(self, hierarchy: ClassHierarchy, targets: Sequence[Tensor]) -> Tensor:
+        masks = [torch.zeros(hierarchy.num_classes[lv], t.numel(), device=t.device)
+                 .masked_fill_(~self._allowed(t, hierarchy.num_classes[lv]), float('-inf'))
+                 for lv, t in zip(hierarchy.levels, targets)]
+        return torch.isfinite(chain_completions(hierarchy, masks, 'max')[0].amax(0))
+
+    @torch.no_grad()
+    def _fit_to_chains(self, hierarchy: ClassHierarchy, targets: list) -> Tensor:
+        """Drop (in place) the finest labels of pixels whose labels fit no valid chain."""
+        fits = self._fits(hierarchy, targets)
+        dropped = ~fits
+        for i in range(len(targets) - 1, 0, -1):
+            if fits.all():
+                break
+            targets[i] = torch.where(fits, targets[i], self.ignore_index)
+            fits = self._fits(hierarchy, targets)
+        return dropped

@@ -1,0 +1,138 @@
+"""Scores of the valid chains of a :class:`ClassHierarchy`, by dynamic programming.
+
+Shape shorthand: L levels (coarse -> fine), N_l classes of level l, P pixels (any number of
+trailing dims, flattened), E child -> group edges of a level pair (see
+:meth:`ClassHierarchy.child_groups`).
+
+A chain (one class per level; background ends a chain) scores the sum of its classes' scores
+``s_l[c_l]``, e.g. each level's log-probabilities. The *completion* ``C_l[k]`` of class k of
+level l reduces (max, or log-sum-exp) the scores of the chains' levels l..L-1 over the valid
+chains through k, fine to coarse:
+
+    C_{L-1}[k] = s_{L-1}[k]
+    C_l[0]     = s_l[0] + C_{l+1}[0]                                   (background ends it)
+    C_l[k]     = s_l[k] + R(C_{l+1}[0], C_{l+1}[j] for foreground j under k),    k > 0
+
+R = max gives the max-product programme (the best chain: :func:`best_chains`), R = log-sum-exp
+the sum-product one (the log partition function: :func:`chain_logsumexp`). Reducing children
+into parents goes through the hierarchy's child groups (parents sharing one set of children,
+e.g. SPIN's object classes of one superclass, are reduced once), so a multi-parent DAG costs
+O(sum_l N_l + E) per pixel like a tree; no (N_c, N_p, P) tensor is formed.
+"""
+from typing import List, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+from .class_hierarchy import ClassHierarchy
+
+REDUCTIONS = ('max', 'logsumexp')
+
+
+def _reduce_children(child: Tensor, edges: Tuple[Tensor, Tensor, Tensor],
+                     reduce: str) -> Tensor:
+    """(N_c, P) completions of a level -> (N_p, P) reductions R over each parent's children."""
+    edge_child, edge_group, parent_group = edges
+    bg = child[:1]
+    if edge_child.numel() == 0:
+        return bg.expand(parent_group.numel(), -1)
+    num_groups = int(parent_group.max()) if parent_group.numel() else 0
+    gathered = child.index_select(0, edge_child)  # (E, P)
+    index = edge_group[:, None].expand_as(gathered)
+    best = torch.full((num_groups, child.shape[1]), float('-inf'), dtype=child.dtype,
+                      device=child.device)
+    if reduce == 'max':
+        best = torch.maximum(best.scatter_reduce(0, index, gathered, 'amax'), bg)
+    else:
+        with torch.no_grad():  # a per-group shift, as torch.logsumexp does
+            shift = torch.maximum(best.scatter_reduce(0, index, gathered, 'amax'), bg)
+            shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+        total = torch.exp(bg - shift).index_add(
+            0, edge_group, torch.exp(gathered - shift.index_select(0, edge_group)))
+        positive = total > 0  # else every chain through the group scores -inf
+        best = torch.where(positive, shift + torch.log(torch.where(positive, total, 1.)),
+                           float('-inf'))
+    return torch.cat([best, bg]).index_select(0, parent_group)
+
+
+def chain_completions(hierarchy: ClassHierarchy, scores: Sequence[Tensor],
+                      reduce: str = 'max') -> List[Tensor]:
+    """Completion scores of every class of every level (see the module docstring).
+
+    Args:
+        hierarchy (ClassHierarchy): L levels.
+        scores (Sequence[Tensor]): L tensors (N_l, P), coarse -> fine.
+        reduce (str): 'max' or 'logsumexp'. Default: 'max'.
+
+    Returns:
+        list[Tensor]: L tensors (N_l, P): ``C_l``. Reducing ``C_0`` over its classes gives the
+        best chain score ('max') or the log of the sum of exp(chain score) over all valid chains.
+    """
+    if reduce not in REDUCTIONS:
+        raise ValueError(f'reduce must be one of {REDUCTIONS}, got {reduce!r}')
+    levels = hierarchy.levels
+    if len(scores) != len(levels):
+        raise ValueError(f'{len(scores)} score tensors for the {len(levels)} levels {levels}')
+    for level, s in zip(levels, scores):
+        if s.dim() != 2 or s.shape[0] != hierarchy.num_classes[level]:
+            raise ValueError(f'scores of level {level!r} must be ({hierarchy.num_classes[level]},'
+                             f' P), got {tuple(s.shape)}')
+    out = [None] * len(levels)
+    out[-1] = scores[-1]
+    for i in range(len(levels) - 2, -1, -1):
+        edges = hierarchy.child_groups(levels[i + 1], scores[i].device)
+        out[i] = scores[i] + _reduce_children(out[i + 1], edges, reduce)
+    return out
+
+
+def best_chains(hierarchy: ClassHierarchy, scores: Sequence[Tensor],
+                chunk_size: int = 1 << 14) -> Tuple[List[Tensor], Tensor]:
+    """Per pixel, the valid chain with the highest total score (exact: max-product).
+
+    Ties go to the lexicographically smallest chain (class indices coarse -> fine), as
+    ``argmax`` takes the first maximum at each level.
+
+    Args:
+        hierarchy (ClassHierarchy): L levels.
+        scores (Sequence[Tensor]): L tensors (N_l, *), coarse -> fine, same trailing dims.
+        chunk_size (int): pixels decoded at once (bounds the memory to a few (N_l, chunk)
+            tensors). Default: 16384.
+
+    Returns:
+        tuple: L long tensors (*), one class per level, and the (*) best scores.
+    """
+    shape = scores[0].shape[1:]
+    flat = [s.reshape(s.shape[0], -1) for s in scores]
+    total = flat[0].shape[1]
+    preds = [torch.empty(total, dtype=torch.long, device=flat[0].device) for _ in flat]
+    best = torch.empty(total, dtype=flat[0].dtype, device=flat[0].device)
+    allowed = [hierarchy.allowed_children(child, flat[0].device)
+               for child in hierarchy.levels[1:]]
+    for start in range(0, total, chunk_size):
+        part = slice(start, start + chunk_size)
+        completions = chain_completions(hierarchy, [s[:, part] for s in flat], 'max')
+        best[part] = completions[0].amax(0)
+        choice = completions[0].argmax(0)  # the first maximum
+        preds[0][part] = choice
+        for i, mask in enumerate(allowed, start=1):
+            ok = mask.index_select(1, choice)  # (N_l, chunk): children of the chosen parent
+            choice = completions[i].masked_fill(~ok, float('-inf')).argmax(0)
+            preds[i][part] = choice
+    return [p.view(shape) for p in preds], best.view(shape)
+
+
+def chain_logsumexp(hierarchy: ClassHierarchy, scores: Sequence[Tensor]) -> Tensor:
+    """log sum over the valid chains of exp(chain score), per pixel (sum-product).
+
+    Args:
+        hierarchy (ClassHierarchy): L levels.
+        scores (Sequence[Tensor]): L tensors (N_l, P); -inf excludes a class (the result is
+            -inf where every chain is excluded).
+
+    Returns:
+        Tensor: (P,); differentiable in ``scores``.
+    """
+    top = chain_completions(hierarchy, scores, 'logsumexp')[0]
+    finite = torch.isfinite(top).any(0)
+    safe = torch.where(finite[None], top, torch.zeros_like(top))
+    return torch.where(finite, torch.logsumexp(safe, 0), float('-inf'))
