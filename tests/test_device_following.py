@@ -163,7 +163,8 @@ FACTORIES = {
     'sparse_coo_tensor', 'sparse_csr_tensor', 'tril_indices', 'triu_indices', 'scalar_tensor',
     'normal', 'bernoulli',
 }
-MODEL_CODE = ('backbones', 'segmentors', 'heads', 'necks', 'evaluation', 'recognition', 'utils')
+MODEL_CODE = ('backbones', 'segmentors', 'heads', 'necks', 'losses', 'structures', 'evaluation',
+              'recognition', 'utils')
 
 
 def factory_calls_without_device(source):

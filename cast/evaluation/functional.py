@@ -302,7 +302,8 @@ def hierarchical_stats(preds: Sequence[Optional[Tensor]], gts: Sequence[Optional
                 valid_chain = hierarchy.chain_mask(extra=1)
             counts = semantic_consistency_counts(joint, valid_chain.to(joint.device))
         else:
-            relations = [hierarchy.relation(level, device=bins[0].device) for level in hierarchy.levels[1:]]
+            relations = [hierarchy.relation(level, device=bins[0].device)
+                         for level in hierarchy.levels[1:]]
             counts = semantic_consistency_counts_per_pixel([bins[l] for l in consistency],
                                                            relations, num_classes)
         out['secs'] = counts.cpu().numpy()
