@@ -58,9 +58,9 @@ def test_cast_apis_give_every_level(checkpoint, images):
         assert_every_level(sample, mmcv.imread(path).shape[:2])
 
 
-def test_consistent_decoding_reads_the_hierarchy_of_the_checkpoint(checkpoint, images):
-    model = init_model(CONFIG, checkpoint, device='cpu',
-                       cfg_options={'model.consistent_decoding': True})
+@pytest.mark.parametrize('decoding', ['greedy', 'joint'])
+def test_consistent_decoding_reads_the_hierarchy_of_the_checkpoint(checkpoint, images, decoding):
+    model = init_model(CONFIG, checkpoint, device='cpu', cfg_options={'model.decoding': decoding})
     sample = inference_model(model, images[0])
     hierarchy = model.dataset_meta['hierarchy']
     for parent, child in zip(LEVELS, LEVELS[1:]):
