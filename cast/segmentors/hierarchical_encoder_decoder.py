@@ -42,7 +42,8 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
 
     The hierarchy (:class:`~cast.structures.ClassHierarchy`) comes from the ``hierarchy``
     argument, else from ``self.dataset_meta`` (set by ``DatasetMetaHook`` or
-    ``mmseg.apis.init_model`` from a checkpoint's meta); it is built once per ``dataset_meta``.
+    ``mmseg.apis.init_model`` from a checkpoint's meta), else from the loaded weights (the
+    hierarchy is saved in the state dict as extra state); it is built once per source.
 
     Args:
         backbone (dict): Backbone config; takes ``(inputs, superpixels)``.
@@ -101,6 +102,27 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
             self.levels, hierarchy, num_classes=self.decode_head.level_num_classes,
             source='model.hierarchy')
         self._hierarchy_of = (None, None)  # (dataset_meta, its ClassHierarchy)
+        self._saved_meta = {}  # the hierarchy entries of a loaded checkpoint (extra state)
+
+    # The hierarchy travels in the state dict ('_extra_state'), so that whatever loads the
+    # weights (MMSeg's inferencer keeps only classes and palette of the checkpoint's meta) can
+    # decode consistently.
+    HIERARCHY_KEYS = ('levels', 'level_classes', 'level_parents', 'hierarchy')
+
+    def _hierarchy_meta(self) -> Mapping:
+        """``dataset_meta`` if it holds a hierarchy, else the loaded checkpoint's entries."""
+        meta = getattr(self, 'dataset_meta', None) or {}
+        if meta.get('level_parents') or meta.get('hierarchy'):
+            return meta
+        return self._saved_meta
+
+    def get_extra_state(self) -> dict:
+        """The hierarchy entries of ``dataset_meta`` (plain data: weights_only loads them)."""
+        meta = self._hierarchy_meta()
+        return dict(hierarchy_meta={k: meta[k] for k in self.HIERARCHY_KEYS if k in meta})
+
+    def set_extra_state(self, state: dict) -> None:
+        self._saved_meta = dict((state or {}).get('hierarchy_meta') or {})
 
     @property
     def decoding(self) -> str:
@@ -133,14 +155,15 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
         """
         if self.hierarchy is not None:
             return self.hierarchy
-        meta = getattr(self, 'dataset_meta', None) or {}
+        meta = self._hierarchy_meta()
         if self._hierarchy_of[0] is meta:
             return self._hierarchy_of[1]
         if not (meta.get('level_parents') or meta.get('hierarchy')):
             raise KeyError(
                 f'{purpose} needs the class hierarchy: pass model.hierarchy in the config '
-                "(dataset_meta['hierarchy']) or set model.dataset_meta with a 'hierarchy' or "
-                "'level_parents' entry (DatasetMetaHook does it from the dataset)")
+                "(dataset_meta['hierarchy']), set model.dataset_meta with a 'hierarchy' or "
+                "'level_parents' entry (DatasetMetaHook does it from the dataset), or load a "
+                'checkpoint trained with one')
         hierarchy = ClassHierarchy.from_meta(
             meta, levels=self.levels, num_classes=self.decode_head.level_num_classes)
         for child in hierarchy.levels[1:]:

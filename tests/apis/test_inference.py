@@ -61,13 +61,7 @@ def test_cast_apis_give_every_level(checkpoint, images):
 @pytest.mark.parametrize('decoding', ['greedy', 'joint'])
 def test_consistent_decoding_reads_the_hierarchy_of_the_checkpoint(checkpoint, images, decoding):
     model = init_model(CONFIG, checkpoint, device='cpu', cfg_options={'model.decoding': decoding})
-    sample = inference_model(model, images[0])
-    hierarchy = model.dataset_meta['hierarchy']
-    for parent, child in zip(LEVELS, LEVELS[1:]):
-        p = sample.get(f'pred_seg_{parent}').data[0]
-        c = sample.get(f'pred_seg_{child}').data[0]
-        allowed = torch.tensor(hierarchy[child])[c]  # each child's parent class
-        assert ((c == 0) | (allowed == p)).all(), child
+    assert_valid_chains(inference_model(model, images[0]), model.dataset_meta['hierarchy'])
 
 
 def test_mmseg_apis_work_on_our_config(checkpoint, images):
@@ -92,6 +86,38 @@ def test_mmseg_inferencer_works_on_our_config(checkpoint, images, tmp_path):
     assert result['predictions'].shape == mmcv.imread(images[0]).shape[:2]
     assert osp.isfile(tmp_path / 'vis' / osp.basename(images[0]))
     assert glob.glob(str(tmp_path / 'pred' / '*.png'))
+
+
+def assert_valid_chains(sample, hierarchy):
+    for parent, child in zip(LEVELS, LEVELS[1:]):
+        p = sample.get(f'pred_seg_{parent}').data[0]
+        c = sample.get(f'pred_seg_{child}').data[0]
+        assert ((c == 0) | (torch.tensor(hierarchy[child])[c] == p)).all(), child
+
+
+def test_mmseg_inferencer_decodes_jointly_from_the_hierarchy_in_the_weights(checkpoint, images):
+    """MMSeg's inferencer keeps only classes and palette of the checkpoint's meta; the hierarchy
+    comes with the weights (the segmentor's extra state)."""
+    from mmseg.apis import MMSegInferencer
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)['state_dict']
+    saved = state['_extra_state']['hierarchy_meta']
+    assert tuple(saved['levels']) == LEVELS
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.decoding = 'joint'
+    inferencer = MMSegInferencer(cfg, checkpoint, device='cpu')
+    assert 'hierarchy' not in inferencer.model.dataset_meta  # what MMSeg keeps
+    sample = inferencer(images[0], return_datasamples=True)
+    assert_every_level(sample, mmcv.imread(images[0]).shape[:2])
+    assert_valid_chains(sample, saved['hierarchy'])
+
+
+def test_a_checkpoint_without_the_hierarchy_state_still_loads(checkpoint, images, tmp_path):
+    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    del ckpt['state_dict']['_extra_state']  # as saved before the hierarchy travelled with it
+    old = tmp_path / 'old.pth'
+    torch.save(ckpt, old)
+    model = init_model(CONFIG, str(old), device='cpu', cfg_options={'model.decoding': 'joint'})
+    assert_valid_chains(inference_model(model, images[0]), model.dataset_meta['hierarchy'])
 
 
 def test_hierarchical_inferencer_returns_saves_and_draws_every_level(checkpoint, images,
