@@ -84,7 +84,6 @@ def build_config(args):
     if args.out is not None:
         for evaluator in _as_list(cfg.test_evaluator):
             evaluator['output_dir'] = args.out
-            evaluator['keep_results'] = True
     select_dist_backend(cfg)
     prepare_distributed(cfg)
     return cfg

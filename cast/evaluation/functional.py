@@ -7,7 +7,7 @@ counts, so sums over images (and over processes) are exact.
 Shape shorthand:
     H, W: height and width of one image's label maps.
     N: number of classes of a level, index 0 = background (N_c, N_p: child, parent level).
-    B = N + 1: a level's prediction *bins*: the N classes, then one "none" bin (index N) that
+    K = N + 1: a level's prediction *bins*: the N classes, then one "none" bin (index N) that
         takes every predicted value outside [0, N): ignore (255), no prediction.
     M: number of child classes present in one image's ground truth.
     L: number of levels, ordered coarse -> fine (e.g. object, part, subpart).
@@ -21,7 +21,7 @@ from torch import Tensor
 
 from cast.structures import ClassHierarchy
 
-#: Largest joint histogram over all levels' predictions (prod of B_l) computed in one bincount.
+#: Largest joint histogram over all levels' predictions (prod of K_l) computed in one bincount.
 #: SPIN: 13 * 42 * 205 = 111,930 bins. Beyond it, SeCS falls back to a per-pixel check.
 MAX_JOINT_BINS = 1 << 21
 
@@ -58,7 +58,7 @@ def confusion_matrix(pred_bins: Tensor, gt: Tensor, num_classes: int,
         ignore_index (int): Ground-truth value to skip, in [0, 255]. Default: 255.
 
     Returns:
-        Tensor: (N, B) int64, rows ground truth, columns predicted bin.
+        Tensor: (N, K) int64, rows ground truth, columns predicted bin.
 
     Raises:
         ValueError: The ground truth holds a value that is neither a class nor ``ignore_index``.
@@ -75,7 +75,7 @@ def confusion_matrix(pred_bins: Tensor, gt: Tensor, num_classes: int,
                              f'[{int(low)}, {int(high)}]')
     num_bins = num_classes + 1
     # Rows are the raw ground-truth values 0..255, so ignore and invalid values cost no pass.
-    index = torch.add(pred_bins, gt, alpha=num_bins)  # int64: gt * B + pred bin
+    index = torch.add(pred_bins, gt, alpha=num_bins)  # int64: gt * K + pred bin
     counts = torch.bincount(index.reshape(-1), minlength=256 * num_bins).view(256, num_bins)
     invalid = counts[num_classes:].sum(1)
     if ignore_index >= num_classes:
@@ -94,7 +94,7 @@ def areas_from_confusion(conf: Tensor) -> Tensor:
     """Per-class areas as MMSeg's ``IoUMetric.intersect_and_union`` gives them.
 
     Args:
-        conf (Tensor): (N, B) confusion matrix from :func:`confusion_matrix`.
+        conf (Tensor): (N, K) confusion matrix from :func:`confusion_matrix`.
 
     Returns:
         Tensor: (4, N): intersection, union, predicted area, ground-truth area. Pixels predicted
@@ -116,7 +116,7 @@ def joint_histogram(pred_bins: Sequence[Tensor], num_classes: Sequence[int]) -> 
         num_classes (Sequence[int]): N_l per level.
 
     Returns:
-        Tensor: (B_1, ..., B_L) int64 pixel counts, summed over all pixels (ignore included).
+        Tensor: (K_1, ..., K_L) int64 pixel counts, summed over all pixels (ignore included).
     """
     shape = [n + 1 for n in num_classes]
     index = pred_bins[0]
@@ -149,8 +149,8 @@ def semantic_consistency_counts(joint: Tensor, valid_chain: Tensor) -> Tensor:
     """SeCS counts of one image from its joint prediction histogram.
 
     Args:
-        joint (Tensor): (B_1, ..., B_L) histogram from :func:`joint_histogram`.
-        valid_chain (Tensor): (B_1, ..., B_L) bool, True at the valid all-foreground chains
+        joint (Tensor): (K_1, ..., K_L) histogram from :func:`joint_histogram`.
+        valid_chain (Tensor): (K_1, ..., K_L) bool, True at the valid all-foreground chains
             (:meth:`ClassHierarchy.chain_mask` with ``extra=1``).
 
     Returns:
@@ -254,7 +254,7 @@ def hierarchical_stats(preds: Sequence[Optional[Tensor]], gts: Sequence[Optional
             wanted.
         secs (bool): whether to count SeCS (over all L levels).
         ignore_index (int): Ground-truth value to skip. Default: 255.
-        valid_chain (Tensor, optional): (B_1, ..., B_L) bool (``hierarchy.chain_mask(extra=1)``),
+        valid_chain (Tensor, optional): (K_1, ..., K_L) bool (``hierarchy.chain_mask(extra=1)``),
             to skip rebuilding it for every image.
 
     Returns:

@@ -1,6 +1,7 @@
 """CAST encoder-decoder predicting every level of a class hierarchy."""
 import warnings
 from typing import Dict, Mapping, Optional, Sequence
+import torch
 
 from mmengine.logging import print_log
 from mmengine.structures import PixelData
@@ -43,7 +44,7 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
     The hierarchy (:class:`~cast.structures.ClassHierarchy`) comes from the ``hierarchy``
     argument, else from ``self.dataset_meta`` (set by ``DatasetMetaHook`` or
     ``mmseg.apis.init_model`` from a checkpoint's meta), else from the loaded weights (the
-    hierarchy is saved in the state dict as extra state); it is built once per source.
+    ``hierarchy_{level}`` buffers); it is built once per ``dataset_meta``.
 
     Args:
         backbone (dict): Backbone config; takes ``(inputs, superpixels)``.
@@ -102,27 +103,42 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
             self.levels, hierarchy, num_classes=self.decode_head.level_num_classes,
             source='model.hierarchy')
         self._hierarchy_of = (None, None)  # (dataset_meta, its ClassHierarchy)
-        self._saved_meta = {}  # the hierarchy entries of a loaded checkpoint (extra state)
+        # The hierarchy also travels with the weights, as one (N_c, N_p) bool relation buffer
+        # per child level (all False: not known yet), so that whatever loads them can decode
+        # consistently: MMSeg's inferencer keeps only classes and palette of a checkpoint's meta.
+        for child, parent in zip(self.levels[1:], self.levels):
+            n_c, n_p = (self.decode_head.level_num_classes[lv] for lv in (child, parent))
+            self.register_buffer(f'hierarchy_{child}', torch.zeros(n_c, n_p, dtype=torch.bool))
 
-    # The hierarchy travels in the state dict ('_extra_state'), so that whatever loads the
-    # weights (MMSeg's inferencer keeps only classes and palette of the checkpoint's meta) can
-    # decode consistently.
-    HIERARCHY_KEYS = ('levels', 'level_classes', 'level_parents', 'hierarchy')
+    @property
+    def dataset_meta(self) -> Optional[dict]:
+        """The metainfo of the data (``DatasetMetaHook``, ``init_model``); setting one with a
+        hierarchy also stores the hierarchy's relations in the ``hierarchy_{level}`` buffers."""
+        return self.__dict__.get('_dataset_meta')
 
-    def _hierarchy_meta(self) -> Mapping:
-        """``dataset_meta`` if it holds a hierarchy, else the loaded checkpoint's entries."""
-        meta = getattr(self, 'dataset_meta', None) or {}
-        if meta.get('level_parents') or meta.get('hierarchy'):
-            return meta
-        return self._saved_meta
+    @dataset_meta.setter
+    def dataset_meta(self, meta: Optional[dict]) -> None:
+        self.__dict__['_dataset_meta'] = meta
+        if meta and (meta.get('level_parents') or meta.get('hierarchy')):
+            try:
+                hierarchy = ClassHierarchy.from_meta(
+                    meta, levels=self.levels, num_classes=self.decode_head.level_num_classes)
+            except (KeyError, ValueError):
+                return  # class_hierarchy() raises it where a hierarchy is needed
+            for child in self.levels[1:]:
+                getattr(self, f'hierarchy_{child}').copy_(hierarchy.relation(child))
 
-    def get_extra_state(self) -> dict:
-        """The hierarchy entries of ``dataset_meta`` (plain data: weights_only loads them)."""
-        meta = self._hierarchy_meta()
-        return dict(hierarchy_meta={k: meta[k] for k in self.HIERARCHY_KEYS if k in meta})
-
-    def set_extra_state(self, state: dict) -> None:
-        self._saved_meta = dict((state or {}).get('hierarchy_meta') or {})
+    def _saved_hierarchy(self) -> Optional[ClassHierarchy]:
+        """The hierarchy of the ``hierarchy_{level}`` buffers, None while they are empty."""
+        relations = {child: getattr(self, f'hierarchy_{child}').cpu()
+                     for child in self.levels[1:]}
+        if not all(r.any() for r in relations.values()):
+            return None
+        parents = {child: [tuple(row.nonzero().flatten().tolist()) or (0, ) for row in rel]
+                   for child, rel in relations.items()}
+        return ClassHierarchy(self.levels, parents,
+                              num_classes=self.decode_head.level_num_classes,
+                              source='the hierarchy_{level} buffers of the checkpoint')
 
     @property
     def decoding(self) -> str:
@@ -155,10 +171,13 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
         """
         if self.hierarchy is not None:
             return self.hierarchy
-        meta = self._hierarchy_meta()
+        meta = self.dataset_meta or {}
         if self._hierarchy_of[0] is meta:
             return self._hierarchy_of[1]
         if not (meta.get('level_parents') or meta.get('hierarchy')):
+            saved = self._saved_hierarchy()
+            if saved is not None:
+                return saved
             raise KeyError(
                 f'{purpose} needs the class hierarchy: pass model.hierarchy in the config '
                 "(dataset_meta['hierarchy']), set model.dataset_meta with a 'hierarchy' or "

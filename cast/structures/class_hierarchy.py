@@ -1,7 +1,7 @@
 """The class hierarchy of a hierarchical dataset: levels, classes, child -> parent relations.
 
 Shape shorthand: L levels ordered coarse -> fine (object, part, subpart); N_l classes of level l,
-index 0 = background (N_c / N_p: a child level and its parent level); K valid chains.
+index 0 = background (N_c / N_p: a child level and its parent level); Q valid chains.
 
 The one convention of the project, checked here:
 
@@ -252,7 +252,8 @@ class ClassHierarchy:
             return self.restrict((parent, child)).relation(child, device=device)
         key = ('relation', child, str(device))
         if key not in self._cache:
-            rel = torch.zeros(self.num_classes[child], self.num_classes[parent], dtype=torch.bool)
+            rel = torch.zeros(self.num_classes[child], self.num_classes[parent], dtype=torch.bool,
+                              device='cpu')  # filled here, then moved
             for k, allowed in enumerate(self.parents[child]):
                 rel[k, list(allowed)] = True
             self._cache[key] = rel.to(device)
@@ -272,7 +273,7 @@ class ClassHierarchy:
         """
         key = ('allowed', child, str(device))
         if key not in self._cache:
-            allowed = self.relation(child).clone()
+            allowed = self.relation(child, device='cpu').clone()
             allowed[:, 0] = False
             allowed[0] = True
             self._cache[key] = allowed.to(device)
@@ -314,7 +315,7 @@ class ClassHierarchy:
         return out
 
     def chains(self, device=None) -> Tensor:
-        """(K, L) long: every valid chain (background ends a chain), in lexicographic order."""
+        """(Q, L) long: every valid chain (background ends a chain), in lexicographic order."""
         key = ('chains', str(device))
         if key not in self._cache:
             kids = [self.children(child) for child in self.levels[1:]]
@@ -335,10 +336,10 @@ class ClassHierarchy:
     def chain_mask(self, extra: int = 0, device=None) -> Tensor:
         """(N_1 + extra, ..., N_L + extra) bool, True at every valid all-foreground chain
         (``extra`` bins per level for values that are no class, e.g. the metric's "none")."""
-        chains = self.chains()
+        chains = self.chains(device='cpu')
         chains = chains[(chains > 0).all(1)]
         mask = torch.zeros([self.num_classes[lv] + extra for lv in self.levels],
-                           dtype=torch.bool)
+                           dtype=torch.bool, device='cpu')
         mask[tuple(chains.t())] = True
         return mask.to(device)
 

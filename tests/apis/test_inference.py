@@ -97,23 +97,27 @@ def assert_valid_chains(sample, hierarchy):
 
 def test_mmseg_inferencer_decodes_jointly_from_the_hierarchy_in_the_weights(checkpoint, images):
     """MMSeg's inferencer keeps only classes and palette of the checkpoint's meta; the hierarchy
-    comes with the weights (the segmentor's extra state)."""
+    comes with the weights (the segmentor's hierarchy_{level} buffers)."""
     from mmseg.apis import MMSegInferencer
-    state = torch.load(checkpoint, map_location='cpu', weights_only=True)['state_dict']
-    saved = state['_extra_state']['hierarchy_meta']
-    assert tuple(saved['levels']) == LEVELS
+    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    hierarchy = ckpt['meta']['dataset_meta']['hierarchy']
+    for child in LEVELS[1:]:  # one (N_c, N_p) relation per child level
+        relation = ckpt['state_dict'][f'hierarchy_{child}']
+        parents = [row.nonzero().flatten().tolist() for row in relation]
+        assert parents == [[p] for p in hierarchy[child]], child
     cfg = Config.fromfile(CONFIG)
     cfg.model.decoding = 'joint'
     inferencer = MMSegInferencer(cfg, checkpoint, device='cpu')
     assert 'hierarchy' not in inferencer.model.dataset_meta  # what MMSeg keeps
     sample = inferencer(images[0], return_datasamples=True)
     assert_every_level(sample, mmcv.imread(images[0]).shape[:2])
-    assert_valid_chains(sample, saved['hierarchy'])
+    assert_valid_chains(sample, hierarchy)
 
 
-def test_a_checkpoint_without_the_hierarchy_state_still_loads(checkpoint, images, tmp_path):
+def test_a_checkpoint_without_the_hierarchy_buffers_still_loads(checkpoint, images, tmp_path):
     ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    del ckpt['state_dict']['_extra_state']  # as saved before the hierarchy travelled with it
+    for child in LEVELS[1:]:  # as saved before the hierarchy travelled with the weights
+        del ckpt['state_dict'][f'hierarchy_{child}']
     old = tmp_path / 'old.pth'
     torch.save(ckpt, old)
     model = init_model(CONFIG, str(old), device='cpu', cfg_options={'model.decoding': 'joint'})

@@ -71,8 +71,6 @@ class HierarchicalMetric(BaseMetric):
             (the format ``tools/eval_hierarchy.py`` reads). Default: None.
         format_only (bool): Only write predictions, evaluate nothing (needs ``output_dir``).
             Default: False.
-        keep_results (bool): Accepted for MMSeg's ``tools/test.py --out``; the PNGs in
-            ``output_dir`` are always kept. Default: True.
         prefix (str, optional): Prefix of the result keys. Default: None.
 
     Raises:
@@ -91,7 +89,6 @@ class HierarchicalMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  output_dir: Optional[str] = None,
                  format_only: bool = False,
-                 keep_results: bool = True,
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         metrics = [hier_metrics] if isinstance(hier_metrics, str) else list(hier_metrics)
