@@ -24,8 +24,8 @@ operators; the minimum removes most of that):
 
 Printed: the non-matrix share of the operator time; the share of the wall time of an
 unprofiled call (the shortest of ``--tries``) not spent in matrix kernels (non-matrix operators,
-Python and dispatch between operators); and the top non-matrix operators. Superpixels: fast-slic on the synthetic
-scenes of ``benchmarks/backbone.py``.
+Python and dispatch between operators); and the top non-matrix operators. Superpixels:
+fast-slic on the synthetic scenes of ``benchmarks/backbone.py``.
 """
 import argparse
 import logging
@@ -127,7 +127,8 @@ def parse_args(argv=None):
     parser.add_argument('--batch', type=int, default=8, help='batch (8)')
     parser.add_argument('--superpixels', type=int, default=196, help='asked of fast-slic (196)')
     parser.add_argument('--backward', action='store_true', help='forward + backward')
-    parser.add_argument('--tries', type=int, default=10, help='profiled calls; per operator the least time is kept (10)')
+    parser.add_argument('--tries', type=int, default=10,
+                        help='profiled calls; per operator the least time is kept (10)')
     parser.add_argument('--top', type=int, default=15, help='non-matrix ops listed (15)')
     parser.add_argument('--fps-backend', default='auto', choices=['auto', 'torch', 'dgl'])
     parser.add_argument('--threads', type=int, default=torch.get_num_threads())

@@ -45,10 +45,10 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 import cast  # noqa: E402,F401
+from cast.apis.hierarchy_predictor import find_transform  # noqa: E402
 from cast.backbones import CAST  # noqa: E402
 from cast.backbones.fps import farthest_point_sample  # noqa: E402
 from cast.engine import load_config  # noqa: E402
-from cast.apis.hierarchy_predictor import find_transform  # noqa: E402
 
 LOADING = ('LoadImageFromFile', 'LoadAnnotations', 'LoadHierarchicalAnnotations')
 
@@ -248,7 +248,8 @@ def check_config(config, args):
         torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / args.iters
     return dict(config=osp.relpath(config, REPO), crop='x'.join(map(str, crop_size(cfg))),
-                batch=batch, loss=float(torch.as_tensor(log_vars['loss']).detach()), ips=batch / seconds,
+                batch=batch, loss=float(torch.as_tensor(log_vars['loss']).detach()),
+                ips=batch / seconds,
                 peak=torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
                 ok=all(grads))
 

@@ -131,8 +131,8 @@ def _flat(tree):
 
 def _backward(outputs, leaves):
     """Backpropagate the gradients gathered on ``leaves`` through ``outputs``."""
-    pairs = [(o, l.grad) for o, l in zip(_flat(outputs), _flat(leaves))
-             if o.requires_grad and l.grad is not None]
+    pairs = [(o, leaf.grad) for o, leaf in zip(_flat(outputs), _flat(leaves))
+             if o.requires_grad and leaf.grad is not None]
     if pairs:
         torch.autograd.backward([o for o, _ in pairs], [g for _, g in pairs])
 

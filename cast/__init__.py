@@ -11,8 +11,19 @@ from .utils import ensure_torchvision_importable
 os.environ.setdefault('DGLBACKEND', 'pytorch')
 ensure_torchvision_importable()  # before anything imports mmpretrain (and so torchvision)
 
-from . import (backbones, datasets, engine, evaluation, heads,  # noqa: E402,F401
-               losses, necks, recognition, segmentors, structures, visualization)
+from . import (  # noqa: E402,F401
+               backbones,
+               datasets,
+               engine,
+               evaluation,
+               heads,
+               losses,
+               necks,
+               recognition,
+               segmentors,
+               structures,
+               visualization,
+)
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

@@ -11,8 +11,7 @@ overwritten.
 import argparse
 import sys
 
-from cast.datasets.synthetic import (generate_synthetic_partimagenet,
-                                     generate_synthetic_spin)
+from cast.datasets.synthetic import generate_synthetic_partimagenet, generate_synthetic_spin
 
 
 def parse_args(argv=None):

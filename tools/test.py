@@ -14,8 +14,7 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
-from cast.engine import (load_config, prepare_distributed, select_dist_backend,
-                         select_eval_metrics)
+from cast.engine import load_config, prepare_distributed, select_dist_backend, select_eval_metrics
 from cast.engine.run_safety import SignalExit
 
 

@@ -14,6 +14,7 @@ from PIL import Image
 
 from mmseg.apis import MMSegInferencer
 from mmseg.registry import VISUALIZERS
+
 from .inference import add_region_hierarchy, fallback_dataset_meta, inference_pipeline_config
 
 

@@ -26,6 +26,7 @@ from mmengine.structures import PixelData
 
 from mmseg.registry import MODELS, VISUALIZERS
 from mmseg.structures import SegDataSample
+
 from ..utils import stack_superpixels
 from ..visualization.hierarchical_visualizer import HIERARCHY_FIELD
 

@@ -9,13 +9,12 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
-from mmpretrain.models.backbones.vision_transformer import \
-    TransformerEncoderLayer
-from mmpretrain.models.utils import (build_2d_sincos_position_embedding,
-                                     resize_pos_embed)
+from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
+from mmpretrain.models.utils import build_2d_sincos_position_embedding, resize_pos_embed
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
-from mmseg.registry import MODELS
 from torch import Tensor
+
+from mmseg.registry import MODELS
 
 from . import superpixel_ops as ops
 from .conv_stem import ConvStem

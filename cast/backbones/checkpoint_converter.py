@@ -27,8 +27,7 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmpretrain.models.utils import (build_2d_sincos_position_embedding,
-                                     resize_pos_embed)
+from mmpretrain.models.utils import build_2d_sincos_position_embedding, resize_pos_embed
 
 STEM_KEY = 'patch_embed.proj.0.weight'
 OUR_STEM_KEY = 'patch_embed.convs.0.conv.weight'

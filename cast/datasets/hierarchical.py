@@ -8,6 +8,7 @@ from mmengine.logging import print_log
 from pycocotools.coco import COCO
 
 from mmseg.datasets import BaseSegDataset
+
 from ..structures import ClassHierarchy
 from ..visualization.drawing import level_palette
 from . import hierarchy as hier

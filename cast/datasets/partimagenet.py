@@ -3,6 +3,7 @@ import os.path as osp
 from typing import Dict
 
 from mmseg.registry import DATASETS
+
 from .hierarchical import HierarchicalSegDataset, LevelSpec
 from .part_names import PARTIMAGENET_PARTS, superclass_of_part
 from .spin import check_unique_names, unique_in_order

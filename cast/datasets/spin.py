@@ -5,11 +5,11 @@ from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
 
 from mmseg.registry import DATASETS
+
 from .hierarchical import HierarchicalSegDataset, LevelSpec
 from .masks import decode_annotation
 from .part_names import PARTIMAGENET_PARTS, parent_part_by_name, superclass_of_part
-from .superclasses import (SuperclassResolver, read_superclass_file, spin_api_table,
-                           whole_class_name)
+from .superclasses import SuperclassResolver, read_superclass_file, spin_api_table, whole_class_name
 
 
 def unique_in_order(values) -> List:

@@ -1,6 +1,11 @@
-from .checkpoint import (MMENGINE_SAFE_GLOBALS, UnsafeCheckpointError,
-                         install_safe_checkpoint_loader, load_cast_checkpoint,
-                         load_checkpoint_safely, register_safe_globals)
+from .checkpoint import (
+                         MMENGINE_SAFE_GLOBALS,
+                         UnsafeCheckpointError,
+                         install_safe_checkpoint_loader,
+                         load_cast_checkpoint,
+                         load_checkpoint_safely,
+                         register_safe_globals,
+)
 from .eval_selection import select_eval_metrics
 from .hooks import DatasetMetaHook
 from .launch import load_config, prepare_distributed, select_dist_backend, select_sync_bn

@@ -1,6 +1,7 @@
 """Hooks that hand dataset facts to the model."""
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+
 from mmseg.registry import HOOKS
 
 

@@ -262,12 +262,12 @@ def hierarchical_stats(preds: Sequence[Optional[Tensor]], gts: Sequence[Optional
         when asked); all int64 numpy arrays.
     """
     num_levels = len(num_classes)
-    consistency = {l for c in spcs_levels for l in (c - 1, c)}
+    consistency = {lv for c in spcs_levels for lv in (c - 1, c)}
     if secs:
         consistency = set(range(num_levels))
     consistency = sorted(consistency)
-    bins = {l: prediction_bins(preds[l], num_classes[l])
-            for l in sorted(set(area_levels) | set(spcs_levels) | set(consistency))}
+    bins = {lv: prediction_bins(preds[lv], num_classes[lv])
+            for lv in sorted(set(area_levels) | set(spcs_levels) | set(consistency))}
 
     out = dict(areas={})
     present = {}
@@ -279,10 +279,10 @@ def hierarchical_stats(preds: Sequence[Optional[Tensor]], gts: Sequence[Optional
     if not consistency:
         return out
 
-    sizes = [num_classes[l] for l in consistency]
+    sizes = [num_classes[lv] for lv in consistency]
     joint = None
     if math.prod(n + 1 for n in sizes) <= MAX_JOINT_BINS:
-        joint = joint_histogram([bins[l] for l in consistency], sizes)
+        joint = joint_histogram([bins[lv] for lv in consistency], sizes)
     if spcs_levels:
         out['spcs'] = {}
     for level in spcs_levels:
@@ -304,7 +304,7 @@ def hierarchical_stats(preds: Sequence[Optional[Tensor]], gts: Sequence[Optional
         else:
             relations = [hierarchy.relation(level, device=bins[0].device)
                          for level in hierarchy.levels[1:]]
-            counts = semantic_consistency_counts_per_pixel([bins[l] for l in consistency],
+            counts = semantic_consistency_counts_per_pixel([bins[lv] for lv in consistency],
                                                            relations, num_classes)
         out['secs'] = counts.cpu().numpy()
     return out

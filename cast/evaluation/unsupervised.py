@@ -37,8 +37,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..utils import relabel_consecutive
-from .functional import (areas_from_confusion, confusion_matrix, iou_from_areas,
-                         nanmean, prediction_bins)
+from .functional import (
+    areas_from_confusion,
+    confusion_matrix,
+    iou_from_areas,
+    nanmean,
+    prediction_bins,
+)
 
 #: BSDS's default boundary tolerance, as a fraction of the image diagonal.
 DEFAULT_TOLERANCE = 0.0075

@@ -14,8 +14,8 @@ import cv2
 import mmcv
 import numpy as np
 from mmpretrain.datasets.transforms import ColorJitter, MultiView
-from PIL import Image
 from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
+from PIL import Image
 
 from cast.datasets.transforms import Superpixels
 

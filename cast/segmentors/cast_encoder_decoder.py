@@ -10,6 +10,7 @@ from torch import Tensor
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import OptSampleList, SampleList
+
 from ..utils import relabel_consecutive, stack_superpixels
 
 Logits = Union[Tensor, Dict[str, Tensor]]

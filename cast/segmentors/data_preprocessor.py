@@ -1,13 +1,13 @@
 """Data preprocessor that pads hierarchical label maps and superpixels."""
 from typing import Any, Dict, List
 
-import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+
 from ..utils import pad_superpixels
 
 

@@ -1,8 +1,8 @@
 """CAST encoder-decoder predicting every level of a class hierarchy."""
 import warnings
 from typing import Dict, Mapping, Optional, Sequence
-import torch
 
+import torch
 from mmengine.logging import print_log
 from mmengine.structures import PixelData
 from torch import Tensor, nn
@@ -11,6 +11,7 @@ from cast.structures import ClassHierarchy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
+
 from .cast_encoder_decoder import CASTEncoderDecoder
 from .consistent_decoding import DECODINGS, decode_levels
 

@@ -8,6 +8,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmseg.registry import MODELS
+
 from ..utils import stack_superpixels
 
 

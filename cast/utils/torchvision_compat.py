@@ -5,9 +5,10 @@ build: beside the CPU build of torch its C++ library fails to load, which torchv
 except that ``torchvision/_meta_registrations.py`` then registers fake kernels for the missing
 ``torchvision::nms`` and ``torchvision::qnms`` operators and the import fails with "operator
 torchvision::nms does not exist". :func:`ensure_torchvision_importable` defines those two operators
-with a plain PyTorch CPU kernel before torchvision is imported. The rest of torchvision's C++ ops stay unavailable (they raise
-torchvision's own "Couldn't load custom C++ ops" error); nothing in this project uses them.
-With a matching CUDA build of torch the real library loads and this function does nothing.
+with a plain PyTorch CPU kernel before torchvision is imported. The rest of torchvision's C++ ops
+stay unavailable (they raise torchvision's own "Couldn't load custom C++ ops" error); nothing in
+this project uses them. With a matching CUDA build of torch the real library loads and this
+function does nothing.
 """
 import importlib.util
 import os.path as osp

@@ -9,8 +9,19 @@ from mmengine.dist import master_only
 from mmseg.registry import VISUALIZERS
 from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
-from .drawing import (draw_boundaries, draw_legend, draw_tags, font_scale_for, header_bar,
-                      legend_size, level_palette, paste, place_tags, stack_with_header)
+
+from .drawing import (
+    draw_boundaries,
+    draw_legend,
+    draw_tags,
+    font_scale_for,
+    header_bar,
+    legend_size,
+    level_palette,
+    paste,
+    place_tags,
+    stack_with_header,
+)
 from .hierarchy import hierarchy_tiles
 
 #: The sample field holding CAST's region hierarchy, (L, H, W) region ids fine to coarse

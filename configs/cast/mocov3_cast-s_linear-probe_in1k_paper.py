@@ -7,7 +7,8 @@
 # cosine per epoch; RandomResizedCrop 224 + flip for training, short side 256 + centre crop 224
 # for testing; SEEDS superpixels as in pre-training (196, 15 bins, 20 iterations).
 #   tools/dist_train.sh configs/cast/mocov3_cast-s_linear-probe_in1k_paper.py 8 \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/mocov3_cast-s_in1k_paper/epoch_100.pth
+#       --cfg-options \
+#       model.backbone.init_cfg.checkpoint=work_dirs/mocov3_cast-s_in1k_paper/epoch_100.pth
 # The official MoCo v3 CAST-S (checkpoint_0099.pth.tar), converted by
 # tools/model_converters/cast2mmseg.py, loads the same way (its backbone is under `backbone.`).
 _base_ = [

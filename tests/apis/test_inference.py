@@ -13,7 +13,7 @@ import torch
 from mmengine.config import Config
 
 import cast  # noqa: F401
-from cast.apis import (HierarchicalInferencer, inference_model, init_model, show_result)
+from cast.apis import HierarchicalInferencer, inference_model, init_model, show_result
 from cast.apis.inference import ANNOTATION_LOADERS, inference_pipeline_config
 
 CONFIG = 'tests/data/configs/tiny_demo.py'

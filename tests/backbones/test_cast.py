@@ -177,6 +177,7 @@ def test_backward_and_frozen_parts():
 
 def test_registered_in_mmseg_and_mmpretrain():
     from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+
     from mmseg.registry import MODELS
     cfg = dict(type='CAST', arch=TINY, num_clusters=[4, 2, 2, 1])
     assert type(MODELS.build(cfg)) is CAST
@@ -184,8 +185,8 @@ def test_registered_in_mmseg_and_mmpretrain():
 
 
 def test_outputs_feed_mmseg_heads():
-    from mmseg.registry import MODELS
     import mmseg.models  # noqa: F401 (registers the heads)
+    from mmseg.registry import MODELS
     model = make_cast()
     feats = model(torch.randn(2, 3, 32, 32), grid_superpixels(2, 32, 32, 4))
     for head in (dict(type='UPerHead', in_channels=[24] * 4,

@@ -17,7 +17,7 @@ def irregular_superpixels(B, H, W, seed=0):
     coarse = torch.randint(0, 30, (B, -(-H // 4), -(-W // 4)), generator=gen)
     labels = coarse.repeat_interleave(4, 1).repeat_interleave(4, 2)
     labels = labels[:, :H, :W]
-    return torch.stack([l.unique(return_inverse=True)[1] for l in labels])
+    return torch.stack([m.unique(return_inverse=True)[1] for m in labels])
 
 
 def build(fast):

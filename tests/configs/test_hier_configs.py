@@ -17,8 +17,7 @@ from mmengine.runner import Runner
 
 import cast  # noqa: F401
 import cast.visualization  # noqa: F401  (until cast/__init__.py imports it)
-from cast.datasets.synthetic import (generate_synthetic_partimagenet,
-                                     generate_synthetic_spin)
+from cast.datasets.synthetic import generate_synthetic_partimagenet, generate_synthetic_spin
 from mmseg.registry import DATASETS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -1,8 +1,8 @@
 """SPINDataset and PartImageNetDataset on generated data: metainfo, hierarchy, errors."""
 import json
-import re
 import os
 import os.path as osp
+import re
 import shutil
 import time
 

@@ -14,14 +14,21 @@ import shutil
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
+from release_fixtures import (
+    ABSENT_SUBPARTS,
+    LEVEL_FILES,
+    SYNSET_SUPERCLASS,
+    ann_path,
+    load,
+    make_spin_release,
+    save,
+)
 from spin import SPIN
 from spin.object_mapping import file_to_object_mapping
 
 import cast  # noqa: F401
 from cast.datasets import SPINDataset
 from cast.datasets.masks import make_lut
-from release_fixtures import (ABSENT_SUBPARTS, LEVEL_FILES, SYNSET_SUPERCLASS, ann_path, load,
-                              make_spin_release, save)
 
 LOAD = [dict(type='LoadHierarchicalAnnotations')]
 LEVELS = ('object', 'part', 'subpart')

@@ -11,9 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-from cast.datasets.synthetic import (SYNTHETIC_TAXONOMY, generate_synthetic_partimagenet,
-                                     generate_synthetic_spin, synthetic_categories)
 from cast.datasets.masks import decode_segmentation
+from cast.datasets.synthetic import (
+    SYNTHETIC_TAXONOMY,
+    generate_synthetic_partimagenet,
+    generate_synthetic_spin,
+    synthetic_categories,
+)
 
 LEVEL_FILES = ('wholes', 'parts', 'subparts')
 

@@ -1,4 +1,5 @@
-"""Checkpoints load with weights_only=True: what MMEngine writes passes, anything else is refused."""
+"""Checkpoints load with weights_only=True: what MMEngine writes passes, anything else is
+refused."""
 import os
 
 import numpy as np

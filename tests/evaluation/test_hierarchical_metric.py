@@ -4,8 +4,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from hier_maps import (GT_A, GT_B, HIERARCHY, LEVELS, PRED_A, PRED_B, X, meta, random_samples,
-                       sample)
+from hier_maps import GT_A, GT_B, HIERARCHY, LEVELS, PRED_A, PRED_B, X, meta, random_samples, sample
 from mmengine.structures import PixelData
 from PIL import Image
 

@@ -3,11 +3,10 @@ import pytest
 import torch
 from mmengine.structures import PixelData
 
+from cast.heads import HierarchicalDecodeHead
 from mmseg.models.decode_heads import SegformerHead, UPerHead
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-
-from cast.heads import HierarchicalDecodeHead
 
 LEVELS = ('object', 'part', 'subpart')
 NUM_CLASSES = dict(object=3, part=5, subpart=7)

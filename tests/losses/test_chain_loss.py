@@ -1,7 +1,7 @@
 """ChainLikelihoodLoss against the likelihood computed by enumerating every chain."""
 
-import sys
 import os.path as osp
+import sys
 
 import pytest
 import torch

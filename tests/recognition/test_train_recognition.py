@@ -11,9 +11,9 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmpretrain.models.utils import resize_pos_embed
-from mmseg.registry import MODELS as SEG_MODELS
 
 from cast.backbones.checkpoint_converter import convert_cast_checkpoint
+from mmseg.registry import MODELS as SEG_MODELS
 
 TINY_ARCH = dict(embed_dims=48, num_layers=[1, 1, 1, 1], num_heads=12)
 

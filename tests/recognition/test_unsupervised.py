@@ -4,8 +4,15 @@ import math
 import pytest
 import torch
 
-from cast.evaluation.unsupervised import (boundary_counts, boundary_mask, boundary_tolerance,
-                                          dilate, majority_labels, region_stats, summarize)
+from cast.evaluation.unsupervised import (
+    boundary_counts,
+    boundary_mask,
+    boundary_tolerance,
+    dilate,
+    majority_labels,
+    region_stats,
+    summarize,
+)
 
 T = torch.tensor
 

@@ -9,10 +9,9 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from torch import Tensor
 
+import cast  # noqa: F401  (registers CAST, the heads and segmentors)
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-
-import cast  # noqa: F401  (registers CAST, the heads and segmentors)
 
 # as configs do with default_scope='mmseg': nested configs (the segmentor's
 # data_preprocessor) are built from MMSeg's registries

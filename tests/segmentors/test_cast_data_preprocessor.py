@@ -7,10 +7,9 @@ import torch
 from mmengine.structures import PixelData
 from seg_helpers import LEVELS, PREPROCESSOR, grid_superpixels, make_batch
 
-from mmseg.registry import MODELS
-
 from cast.segmentors import CASTSegDataPreProcessor
 from cast.utils import pad_superpixels
+from mmseg.registry import MODELS
 
 
 def build(**kwargs):

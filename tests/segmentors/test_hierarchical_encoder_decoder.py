@@ -6,12 +6,18 @@ import numpy as np
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
-from seg_helpers import (HIERARCHY, LEVELS, NUM_CLASSES, PREPROCESSOR,
-                         TINY_CAST, make_batch, uper_head)
-
-from mmseg.registry import MODELS
+from seg_helpers import (
+    HIERARCHY,
+    LEVELS,
+    NUM_CLASSES,
+    PREPROCESSOR,
+    TINY_CAST,
+    make_batch,
+    uper_head,
+)
 
 from cast.segmentors import HierarchicalEncoderDecoder
+from mmseg.registry import MODELS
 
 WEIGHTS = dict(object=1.0, part=0.5, subpart=0.25)
 
@@ -209,6 +215,7 @@ def test_pipeline_to_training_and_prediction():
     """Flip -> Superpixels -> PackHierSegInputs -> CASTSegDataPreProcessor ->
     model, as a config wires them."""
     from mmcv.transforms import Compose
+
     from mmseg.registry import TRANSFORMS
     pipeline = Compose([
         TRANSFORMS.build(t) for t in [

@@ -1,8 +1,16 @@
 """ClassHierarchy: validation with errors naming level and class, relations, chains, meta."""
 import pytest
 import torch
-from hierarchies import (DAG, LEVELS, NUM_CLASSES, TREE, brute_force_chains, dag,
-                         random_hierarchy, tree)
+from hierarchies import (
+    DAG,
+    LEVELS,
+    NUM_CLASSES,
+    TREE,
+    brute_force_chains,
+    dag,
+    random_hierarchy,
+    tree,
+)
 
 from cast.structures import ClassHierarchy, pair_names
 

@@ -1,5 +1,6 @@
 """A hook that interrupts training, imported by the resume test through ``custom_imports``."""
 from mmengine.hooks import Hook
+
 from mmseg.registry import HOOKS
 
 

@@ -13,7 +13,6 @@ import time
 
 import pytest
 import torch
-
 from test_train_test import data_options, train
 
 WORKERS_CONFIG = 'tests/data/configs/tiny_demo_workers.py'

@@ -230,8 +230,9 @@ def build_from_config(path: str, cfg_options: Optional[dict] = None
     scope = cfg.get('default_scope', 'mmseg')
     init_default_scope(scope)
     if scope == 'mmpretrain':
-        import cast.recognition  # noqa: F401  CAST classifiers (MMPretrain)
         from mmpretrain.registry import MODELS
+
+        import cast.recognition  # noqa: F401  CAST classifiers (MMPretrain)
     else:
         from mmseg.registry import MODELS
     model = revert_sync_batchnorm(MODELS.build(cfg.model))

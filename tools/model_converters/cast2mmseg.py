@@ -24,8 +24,7 @@ from collections import OrderedDict
 import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from cast.backbones.checkpoint_converter import (  # noqa: E402
-    convert_cast_checkpoint, summarize)
+from cast.backbones.checkpoint_converter import convert_cast_checkpoint, summarize  # noqa: E402
 from cast.engine import load_cast_checkpoint  # noqa: E402
 
 

@@ -6,6 +6,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmseg.registry import TRANSFORMS
+
 from ..checks import misplaced_children
 from ..masks import rasterize_annotations, read_label_png
 

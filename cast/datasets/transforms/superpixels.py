@@ -9,6 +9,7 @@ from fast_slic import Slic
 from mmcv.transforms import BaseTransform
 
 from mmseg.registry import TRANSFORMS
+
 from ...utils import relabel_consecutive
 
 # fast-slic returns int16 assignments, so it cannot label more segments.

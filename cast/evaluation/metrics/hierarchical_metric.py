@@ -15,6 +15,7 @@ from prettytable import PrettyTable
 
 from cast.structures import ClassHierarchy, pair_names
 from mmseg.registry import METRICS
+
 from .. import functional as F
 
 

@@ -7,6 +7,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from mmseg.registry import METRICS
+
 from ..unsupervised import DEFAULT_TOLERANCE, boundary_tolerance, region_stats, summarize
 
 

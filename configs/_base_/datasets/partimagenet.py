@@ -5,7 +5,8 @@
 # label maps (annotations/{split}/*.png, 40 = background) are read with label_source='png'.
 dataset_type = 'PartImageNetDataset'
 data_root = 'data/PartImageNet'
-superpixels = dict(type='Superpixels', area_per_superpixel=256)  # one per 16x16 pixels (1024 per 512x512 crop)
+# one superpixel per 16x16 pixels (1024 per 512x512 crop)
+superpixels = dict(type='Superpixels', area_per_superpixel=256)
 crop_size = (512, 512)
 train_pipeline = [
     dict(type='LoadImageFromFile'),

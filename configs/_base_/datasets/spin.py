@@ -7,7 +7,8 @@
 # data/spin --split val` checks a local copy.
 dataset_type = 'SPINDataset'
 data_root = 'data/spin'
-superpixels = dict(type='Superpixels', area_per_superpixel=256)  # one per 16x16 pixels (1024 per 512x512 crop)
+# one superpixel per 16x16 pixels (1024 per 512x512 crop)
+superpixels = dict(type='Superpixels', area_per_superpixel=256)
 crop_size = (512, 512)
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -21,7 +21,7 @@ from PIL import Image
 import cast  # noqa: F401  (registers Superpixels in both registries)
 from mmseg.registry import TRANSFORMS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def pinned_contrib_version():

@@ -8,13 +8,13 @@ from collections import OrderedDict
 
 import pytest
 import torch
+from mmpretrain.models.utils import resize_pos_embed
 
 import cast  # noqa: F401  (first: makes torchvision importable for mmpretrain)
 from cast.backbones import CAST
-from mmpretrain.models.utils import resize_pos_embed
 from cast.backbones.checkpoint_converter import convert_cast_checkpoint
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'model_converters', 'cast2mmseg.py')
 FIXTURE = osp.join(ROOT, 'tests', 'backbones', 'fixtures',
                    'cast_reference_tiny.pth')

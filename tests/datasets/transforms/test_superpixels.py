@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 from mmcv.transforms import Compose
 
-from mmseg.registry import TRANSFORMS
-
 from cast.datasets.transforms.superpixels import Superpixels, seeds_grid
 from cast.utils import relabel_consecutive
+from mmseg.registry import TRANSFORMS
 
 METHODS = ['slic', 'seeds']
 

@@ -8,7 +8,7 @@ import pytest
 
 from cast.backbones import CAST
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = dict(embed_dims=48, num_layers=[1, 1, 1, 1], num_heads=4)
 CLUSTERS = [8, 4, 2, 1]
 
