@@ -6,11 +6,13 @@ import os.path as osp
 import runpy
 from collections import OrderedDict
 
+import cast  # noqa: F401  (first: makes torchvision importable for mmpretrain)
+
+# isort: split
 import pytest
 import torch
 from mmpretrain.models.utils import resize_pos_embed
 
-import cast  # noqa: F401  (first: makes torchvision importable for mmpretrain)
 from cast.backbones import CAST
 from cast.backbones.checkpoint_converter import convert_cast_checkpoint
 
