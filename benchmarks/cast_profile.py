@@ -3,6 +3,7 @@
     python benchmarks/cast_profile.py                     # classification, 224, batch 8, 196 sp
     python benchmarks/cast_profile.py --backward          # forward + backward
     python benchmarks/cast_profile.py --variant seg --size 512 --batch 2 --superpixels 1024
+    python benchmarks/cast_profile.py --model vit-s       # MMSeg's ViT-S/16, 11 layers, same input
 
 Profiles ``--tries`` (10) forwards of CAST-S (eval, no_grad; with ``--backward``, train mode and
 the backward of the mean output) with ``torch.profiler`` (CPU activity) after two warm-up
@@ -43,7 +44,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'benchmarks'))
 sys.path.insert(0, REPO)
 
-from backbone import cast_s, make_batch  # noqa: E402
+from backbone import cast_s, make_batch, run, vit_s  # noqa: E402
 
 #: The aten kernels counted as matrix products and convolutions (forward and backward).
 MATRIX_OPS = frozenset({
@@ -120,6 +121,9 @@ def least_disturbed(runs):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--model', choices=['cast-s', 'vit-s'], default='cast-s',
+                        help="CAST-S, or the floor of the transformer blocks: MMSeg's ViT-S/16 "
+                        'with 11 layers (benchmarks/backbone.py), same input')
     parser.add_argument('--variant', choices=['cls', 'seg'], default='cls',
                         help="'cls': classification (sin-cos, 64/32/16/8 clusters, [CLS] out); "
                         "'seg': segmentation (four feature maps) (cls)")
@@ -140,16 +144,17 @@ def main(argv=None):
     MMLogger.get_current_instance().setLevel(logging.WARNING)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = cast_s(args.variant, fps_backend=args.fps_backend)
+    model = (cast_s(args.variant, fps_backend=args.fps_backend) if args.model == 'cast-s' else
+             vit_s(args.size))
     inputs, superpixels = make_batch(args.batch, (args.size, args.size), args.superpixels)
 
     def forward():
         with torch.no_grad():
-            model(inputs, superpixels)
+            run(model, inputs, superpixels)
 
     def forward_backward():
         model.zero_grad(set_to_none=True)
-        sum(o.float().mean() for o in model(inputs, superpixels)).backward()
+        sum(o.float().mean() for o in run(model, inputs, superpixels)).backward()
 
     fn = forward_backward if args.backward else forward
     model.train(args.backward)
@@ -163,7 +168,8 @@ def main(argv=None):
     other = sum(other_us.values())
     total = matrix + other
     what = 'forward + backward' if args.backward else 'forward'
-    print(f'CAST-S {args.variant} {what}, {args.size}x{args.size}, batch {args.batch}, '
+    name = f'CAST-S {args.variant}' if args.model == 'cast-s' else 'ViT-S/16, 11 layers'
+    print(f'{name} {what}, {args.size}x{args.size}, batch {args.batch}, '
           f'{int(superpixels.max()) + 1} superpixel labels (fast-slic asked for '
           f'{args.superpixels}), fps_backend={args.fps_backend!r}, torch {torch.__version__}, '
           f'{args.threads} threads, load average {os.getloadavg()[0]:.2f}; per operator the least '
