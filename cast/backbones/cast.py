@@ -10,13 +10,14 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
-from mmpretrain.models.utils import build_2d_sincos_position_embedding, resize_pos_embed
+from mmpretrain.models.utils import build_2d_sincos_position_embedding
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from torch import Tensor
 
 from mmseg.registry import MODELS
 
 from . import superpixel_ops as ops
+from .checkpoint_converter import resize_pos_table
 from .conv_stem import ConvStem
 from .fps import BACKENDS
 from .graph_pool import GraphPooling
@@ -344,14 +345,11 @@ class CAST(BaseModule):
         if name not in state_dict:
             return
         ckpt = state_dict[name]
-        if ckpt.shape == self.pos_embed.shape or ckpt.dim() != 3:
+        if ckpt.shape == self.pos_embed.shape:
             return
-        src_side = math.isqrt(ckpt.shape[1] - 1)
-        if src_side * src_side != ckpt.shape[1] - 1:
-            return  # not a square (1, 1 + g*g, C) table: let loading report it
-        state_dict[name] = resize_pos_embed(
-            ckpt, (src_side, src_side), self.grid_size, mode='bicubic',
-            num_extra_tokens=1)
+        resized = resize_pos_table(ckpt, self.grid_size)
+        if resized is not None:  # else not a square table: loading reports the shape
+            state_dict[name] = resized
 
     def init_weights(self):
         """Reference initialisation unless a checkpoint is loaded."""

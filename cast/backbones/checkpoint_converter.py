@@ -251,19 +251,30 @@ def convert_cast_checkpoint(
     elif 'pos_embed' in encoder:
         pos_embed = encoder['pos_embed']
         if grid_size is not None:
-            side = math.isqrt(pos_embed.shape[1] - 1)
-            if side * side != pos_embed.shape[1] - 1:
+            resized = resize_pos_table(pos_embed, grid_size)
+            if resized is None:
                 raise ValueError(f'{prefix}pos_embed {tuple(pos_embed.shape)} '
                                  'is not a square (1, 1 + g*g, C) table')
-            pos_embed = resize_pos_embed(pos_embed, (side, side),
-                                         tuple(grid_size), mode='bicubic',
-                                         num_extra_tokens=1)
+            pos_embed = resized
         converted['pos_embed'] = pos_embed
     else:
         pos_embed_type = 'sincos'
     return converted, dict(prefix=prefix, depths=depths, dropped=dropped,
                            pos_embed_type=pos_embed_type, neck=neck,
                            decode_head=decode_head)
+
+
+def resize_pos_table(table: torch.Tensor, grid_size: Sequence[int]) -> Optional[torch.Tensor]:
+    """A learned position table (1, 1 + g*g, C) resized bicubically to ``grid_size`` (the [CLS]
+    entry kept), as the converter and CAST's checkpoint loading both do; None if ``table`` is
+    not such a square table."""
+    side = math.isqrt(table.shape[1] - 1) if table.dim() == 3 and table.shape[1] > 1 else 0
+    if side == 0 or side * side != table.shape[1] - 1:
+        return None
+    if (side, side) == tuple(grid_size):
+        return table
+    return resize_pos_embed(table, (side, side), tuple(grid_size), mode='bicubic',
+                            num_extra_tokens=1)
 
 
 def _is_fusion_neck(keys) -> bool:
