@@ -18,10 +18,11 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch.autograd import DeviceType
-from torch.profiler import ProfilerActivity, profile
 
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from backbone import peak_bytes  # noqa: E402
+
 from cast.segmentors.consistent_decoding import decode_levels  # noqa: E402
 from cast.structures import ClassHierarchy  # noqa: E402
 
@@ -43,19 +44,6 @@ def spin_like(object_level: str, seed: int = 0) -> ClassHierarchy:
         num = 159
     return ClassHierarchy(LEVELS, dict(part=parts, subpart=subparts),
                           num_classes=dict(object=num, part=41, subpart=204))
-
-
-def peak_bytes(fn):
-    """Peak of the CPU bytes allocated by ``fn`` and not yet freed (torch.profiler)."""
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    events = [(e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
-              if e.name() == '[memory]' and e.device_type() == DeviceType.CPU]
-    live = peak = 0
-    for _, nbytes in sorted(events):
-        live += nbytes
-        peak = max(peak, live)
-    return peak
 
 
 def best_time(fn, rounds):
