@@ -10,13 +10,20 @@ loader workers: unwinding a ``KeyboardInterrupt`` through a data loader that is 
 workers can hang for good in multiprocessing's locks. A checkpoint being written when the signal
 comes is finished first (its file is written under a temporary name and renamed, so no
 half-written ``iter_N.pth`` ever exists), then the process exits.
+
+A worker forked at the moment the signal came is not yet among the children to kill; torch's own
+guard (the worker ends when its parent changes) then watches the adoptive parent and the orphan
+lives on. So every process forked after :meth:`SignalExit.install` asks the kernel to kill it
+when its parent dies, and ends at once if its parent is already gone.
 """
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import os.path as osp
 import re
 import signal
+import sys
 from typing import List, Optional
 
 from mmengine.dist import is_main_process
@@ -83,6 +90,7 @@ class SignalExit:
     def install(self) -> 'SignalExit':
         for signum in self.signals:
             signal.signal(signum, self._handle)
+        _die_with_parent_after_fork()
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -144,3 +152,26 @@ class SignalExit:
                 os.replace(osp.join(out_dir, partial), osp.join(out_dir, filename))
 
         runner.save_checkpoint = save_whole
+
+
+_FORK_HOOKS = {'installed': False, 'parent': None}
+_PR_SET_PDEATHSIG = 1
+
+
+def _before_fork() -> None:
+    _FORK_HOOKS['parent'] = os.getpid()  # the child's copy tells it who forked it
+
+
+def _after_fork_in_child() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != _FORK_HOOKS['parent']:  # the parent died before the request above
+        os._exit(128 + signal.SIGKILL)
+
+
+def _die_with_parent_after_fork() -> None:
+    """Every process forked from now on (data loader workers) dies with its parent (Linux)."""
+    if _FORK_HOOKS['installed'] or not sys.platform.startswith('linux'):
+        return
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+    _FORK_HOOKS['installed'] = True

@@ -63,3 +63,47 @@ def test_a_signal_in_a_checkpoint_write_waits_for_the_file(name, tmp_path, repo_
     assert proc.returncode == 128 + getattr(signal, name), proc.stderr[-2000:]
     assert 'finishing the checkpoint being written' in proc.stderr
     assert osp.isfile(out) and out.read_text() == 'whole'
+
+
+def pid_gone(pid, timeout=10.0):
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='prctl is Linux only')
+@pytest.mark.parametrize('install', [True, False])
+def test_a_worker_forked_as_its_parent_dies_does_not_outlive_it(install, tmp_path):
+    """The race behind a SIGINT at validation start-up: a data loader worker forked just as the
+    main process exits is not among the children it kills, and torch's watchdog then watches
+    the adoptive parent. After SignalExit.install() it dies with its parent; without (the
+    control), the orphan lives on."""
+    script = textwrap.dedent(f'''
+        import multiprocessing, os, sys, time
+        from cast.engine.run_safety import SignalExit
+        if {install}:
+            SignalExit().install()
+        multiprocessing.set_start_method('fork')
+        child = multiprocessing.Process(target=time.sleep, args=(60, ))
+        child.start()
+        print(child.pid, flush=True)
+        os._exit(0)  # no clean-up: as the signal handler's exit, before the child is known
+    ''')
+    out = tmp_path / 'out.txt'
+    with open(out, 'w') as f:  # a file, as the tools log (behind a pipe the orphan ended)
+        proc = subprocess.run([sys.executable, '-c', script], stdout=f, stderr=subprocess.STDOUT,
+                              timeout=120, cwd=osp.dirname(osp.dirname(osp.dirname(__file__))))
+    assert proc.returncode == 0, out.read_text()[-3000:]
+    pid = int(out.read_text().split()[-1])
+    try:
+        assert pid_gone(pid) == install
+    finally:
+        if not install:
+            with __import__('contextlib').suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -1,4 +1,6 @@
 """A hook that interrupts training, imported by the resume test through ``custom_imports``."""
+import time
+
 from mmengine.hooks import Hook
 
 from mmseg.registry import HOOKS
@@ -27,8 +29,12 @@ class MarkHook(Hook):
 
     priority = 'LOWEST'
 
-    def __init__(self, path, at='before_val_epoch', after_iter=None):
+    def __init__(self, path, at='before_val_epoch', after_iter=None, val_iter_seconds=0.0):
         self.path, self.at, self.after_iter = path, at, after_iter
+        self.val_iter_seconds = val_iter_seconds  # slows validation: a signal lands inside it
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        time.sleep(self.val_iter_seconds)
 
     def _mark(self, runner):
         with open(self.path, 'w') as f:

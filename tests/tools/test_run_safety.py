@@ -87,7 +87,8 @@ def test_sigint_as_validation_starts_its_workers(delay, tmp_path, synthetic_spin
     seconds (it used to hang in a futex wait with defunct workers) and iter_4.pth loads."""
     work_dir, mark = tmp_path / 'work', tmp_path / 'validation_started'
     args = [sys.executable, 'tools/train.py', WORKERS_CONFIG, '--work-dir', str(work_dir),
-            '--cfg-options', *data_options(synthetic_spin_root), f'custom_hooks.1.path={mark}']
+            '--cfg-options', *data_options(synthetic_spin_root), f'custom_hooks.1.path={mark}',
+            'custom_hooks.1.val_iter_seconds=1.0']  # validation outlasts the delay
     code, elapsed, out = interrupt(args, mark, signal.SIGINT, True, repo_root, tool_env,
                                    tmp_path, delay)
     assert code == 128 + signal.SIGINT, out[-3000:]
