@@ -5,26 +5,24 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
-from mmpretrain.models.utils import build_2d_sincos_position_embedding
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from torch import Tensor
 
 from mmseg.registry import MODELS
 
+from . import cast_settings
 from . import superpixel_ops as ops
-from .checkpoint_converter import resize_pos_table
 from .conv_stem import ConvStem
-from .fps import BACKENDS
 from .graph_pool import GraphPooling
+from .superpixel_embed import SuperpixelEmbedding
 
 
 @MODELS.register_module()
-class CAST(BaseModule):
+class CAST(SuperpixelEmbedding, BaseModule):
     """CAST backbone.
 
     "Learning Hierarchical Image Segmentation For Recognition and By
@@ -135,22 +133,13 @@ class CAST(BaseModule):
             follow the reference: MoCo v3 init for 'sincos', DeiT (timm)
             init for 'learned'.
     """
-    arch_zoo = {
-        **dict.fromkeys(['s', 'small'], {
-            'embed_dims': 384, 'num_layers': [3, 3, 3, 2], 'num_heads': 12}),
-        **dict.fromkeys(['sd', 'small-deep'], {
-            'embed_dims': 384, 'num_layers': [6, 3, 3, 3], 'num_heads': 12}),
-        **dict.fromkeys(['b', 'base'], {
-            'embed_dims': 768, 'num_layers': [3, 3, 3, 2], 'num_heads': 12}),
-        **dict.fromkeys(['bd', 'base-deep'], {
-            'embed_dims': 768, 'num_layers': [6, 3, 3, 3], 'num_heads': 12}),
-    }
-    essential_keys = {'embed_dims', 'num_layers', 'num_heads'}
-    OUT_TYPES = ('featmap', 'cls_token', 'raw')
-    POS_EMBED_TYPES = ('learned', 'sincos')
-    FEATURE_RESIZES = ('bilinear', 'nearest')
-    SEG_CLUSTERS = (320, 160, 80, 40)
-    CLS_CLUSTERS = (64, 32, 16, 8)
+    arch_zoo = cast_settings.ARCH_ZOO
+    essential_keys = cast_settings.ESSENTIAL_KEYS
+    OUT_TYPES = cast_settings.OUT_TYPES
+    POS_EMBED_TYPES = cast_settings.POS_EMBED_TYPES
+    FEATURE_RESIZES = cast_settings.FEATURE_RESIZES
+    SEG_CLUSTERS = cast_settings.SEG_CLUSTERS
+    CLS_CLUSTERS = cast_settings.CLS_CLUSTERS
 
     def __init__(self,
                  arch: Union[str, dict] = 'small',
@@ -185,93 +174,28 @@ class CAST(BaseModule):
             init_cfg = dict(type='Pretrained', checkpoint=pretrained)
         super().__init__(init_cfg=init_cfg)
 
-        self.arch_settings = self._parse_arch(arch)
+        self.arch_settings = cast_settings.parse_arch(arch)
         embed_dims = self.arch_settings['embed_dims']
         depths = list(self.arch_settings['num_layers'])
         num_heads = self.arch_settings['num_heads']
         mlp_ratio = self.arch_settings.get('mlp_ratio', 4)
-        num_stages = len(depths)
         self.embed_dims = embed_dims
         self.depths = depths
-        self.num_stages = num_stages
-
-        if out_type not in self.OUT_TYPES:
-            raise ValueError(f'CAST: out_type must be one of '
-                             f'{self.OUT_TYPES}, got {out_type!r}')
-        self.out_type = out_type
-        is_cls = out_type == 'cls_token'
-        if num_clusters is None:
-            num_clusters = self.CLS_CLUSTERS if is_cls else self.SEG_CLUSTERS
-        num_clusters = list(num_clusters)
-        if len(num_clusters) != num_stages or not all(
-                isinstance(k, int) and k > 0 for k in num_clusters):
-            raise ValueError(
-                f'CAST: num_clusters must be {num_stages} positive ints (one '
-                f'per stage of num_layers={depths}), got {num_clusters}')
-        self.num_clusters = num_clusters
-
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        out_indices = [i % num_stages if isinstance(i, int) and
-                       -num_stages <= i < num_stages else None
-                       for i in out_indices]
-        if not out_indices or None in out_indices:
-            raise ValueError(f'CAST: out_indices must be stage indices in '
-                             f'[0, {num_stages}), got {out_indices}')
-        self.out_indices = sorted(set(out_indices))
-        out_strides = list(out_strides)
-        if len(out_strides) != num_stages or not all(
-                isinstance(s, int) and s > 0 for s in out_strides):
-            raise ValueError(f'CAST: out_strides must be {num_stages} '
-                             f'positive ints, got {out_strides}')
-        self.out_strides = out_strides
-
-        if pos_embed_type is None:
-            pos_embed_type = 'sincos' if is_cls else 'learned'
-        if pos_embed_type not in self.POS_EMBED_TYPES:
-            raise ValueError(f'CAST: pos_embed_type must be one of '
-                             f'{self.POS_EMBED_TYPES}, got {pos_embed_type!r}')
-        if feature_resize is None:
-            feature_resize = 'nearest' if is_cls else 'bilinear'
-        if feature_resize not in self.FEATURE_RESIZES:
-            raise ValueError(f'CAST: feature_resize must be one of '
-                             f'{self.FEATURE_RESIZES}, got {feature_resize!r}')
-        self.pos_embed_type = pos_embed_type
-        self.feature_resize = feature_resize
+        self.num_stages = len(depths)
+        settings = cast_settings.resolve_settings(
+            self.arch_settings, img_size, patch_size, num_clusters,
+            out_indices, out_type, out_strides, pos_embed_type,
+            feature_resize, frozen_last_pool, fps_backend, pool_num_heads)
+        for name, value in settings.items():  # out_type, ..., grid_size
+            setattr(self, name, value)
         self.fast_segment_mean = fast_segment_mean
-        if fps_backend not in BACKENDS:
-            raise ValueError(f'CAST: fps_backend must be one of {BACKENDS}, '
-                             f'got {fps_backend!r}')
-
-        if patch_size != 8:
-            raise ValueError(
-                'CAST: the ConvStem has stride 8, got '
-                f'patch_size={patch_size}')
-        if embed_dims % 8 != 0 or embed_dims % pool_num_heads != 0:
-            raise ValueError(
-                f'CAST: embed_dims ({embed_dims}) must be divisible by 8 '
-                f'(ConvStem) and by pool_num_heads ({pool_num_heads})')
-        if embed_dims % num_heads != 0:
-            raise ValueError(f'CAST: embed_dims ({embed_dims}) must be '
-                             f'divisible by num_heads ({num_heads})')
-        if pos_embed_type == 'sincos' and embed_dims % 4 != 0:
-            raise ValueError('CAST: sin-cos position embedding needs '
-                             f'embed_dims divisible by 4, got {embed_dims}')
-        if isinstance(img_size, int):
-            img_size = (img_size, img_size)
-        if len(img_size) != 2:
-            raise ValueError(f'CAST: img_size must be an int or (h, w), got '
-                             f'{img_size}')
-        self.img_size = tuple(img_size)
-        self.patch_size = patch_size
-        self.grid_size = tuple(-(-s // patch_size) for s in self.img_size)
 
         self.patch_embed = ConvStem(
             in_channels=in_channels,
             embed_dims=embed_dims,
             norm_cfg=stem_norm_cfg)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
-        if pos_embed_type == 'learned':
+        if self.pos_embed_type == 'learned':
             num_grid = self.grid_size[0] * self.grid_size[1]
             self.pos_embed = nn.Parameter(
                 torch.zeros(1, 1 + num_grid, embed_dims))
@@ -297,7 +221,7 @@ class CAST(BaseModule):
             ])
             pool = GraphPooling(
                 embed_dims=embed_dims,
-                num_clusters=num_clusters[i],
+                num_clusters=self.num_clusters[i],
                 num_heads=pool_num_heads,
                 qkv_bias=True,
                 dropout=pool_dropout,
@@ -305,52 +229,17 @@ class CAST(BaseModule):
             self.stages.append(nn.ModuleDict(dict(blocks=blocks, pool=pool)))
         self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
 
-        if frozen_last_pool is None:
-            frozen_last_pool = out_type != 'raw'
-        self.frozen_last_pool = frozen_last_pool
-        if frozen_last_pool:
+        if self.frozen_last_pool:
             for param in self.stages[-1]['pool'].parameters():
                 param.requires_grad = False
-        if out_type == 'featmap':
+        if self.out_type == 'featmap':
             # Only the [CLS] output goes through the final norm; keep it (for
             # checkpoints) but out of the optimizer.
             for param in self.norm.parameters():
                 param.requires_grad = False
 
     # ------------------------------------------------------------------
-    # construction helpers
-    def _parse_arch(self, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in self.arch_zoo:
-                raise ValueError(f'CAST: arch {arch!r} is not in '
-                                 f'{sorted(set(self.arch_zoo))}')
-            return dict(self.arch_zoo[key])
-        if not isinstance(arch, dict):
-            raise TypeError(f'CAST: arch must be a str or dict, got {arch!r}')
-        missing = self.essential_keys - set(arch)
-        if missing:
-            raise ValueError(f'CAST: custom arch misses keys {sorted(missing)}'
-                             f' (needs {sorted(self.essential_keys)})')
-        layers = arch['num_layers']
-        if isinstance(layers, int) or not all(
-                isinstance(d, int) and d > 0 for d in layers):
-            raise ValueError('CAST: arch num_layers must list a positive '
-                             f'depth per stage, got {layers}')
-        return dict(arch)
-
-    def _resize_pos_embed(self, state_dict, prefix, *args, **kwargs):
-        """Load-time hook: resize a learned table from another grid."""
-        name = prefix + 'pos_embed'
-        if name not in state_dict:
-            return
-        ckpt = state_dict[name]
-        if ckpt.shape == self.pos_embed.shape:
-            return
-        resized = resize_pos_table(ckpt, self.grid_size)
-        if resized is not None:  # else not a square table: loading reports the shape
-            state_dict[name] = resized
-
+    # initialisation
     def init_weights(self):
         """Reference initialisation unless a checkpoint is loaded."""
         super().init_weights()
@@ -390,108 +279,6 @@ class CAST(BaseModule):
                 elif isinstance(m, nn.LayerNorm):
                     nn.init.ones_(m.weight)
                     nn.init.zeros_(m.bias)
-
-    # ------------------------------------------------------------------
-    # tokens
-    def _check_inputs(self, inputs: Tensor, superpixels: Tensor) -> Tensor:
-        if superpixels is None:
-            raise ValueError('CAST.forward needs superpixels (B, H, W)')
-        if inputs.dim() != 4:
-            raise ValueError(f'CAST: inputs must be (B, C, H, W), got '
-                             f'{tuple(inputs.shape)}')
-        if superpixels.dim() == 4 and superpixels.shape[1] == 1:
-            superpixels = superpixels[:, 0]
-        B, _, H, W = inputs.shape
-        if superpixels.shape != (B, H, W):
-            raise ValueError(
-                f'CAST: superpixels must be (B, H, W) = {(B, H, W)} like the '
-                f'inputs, got {tuple(superpixels.shape)}')
-        if (superpixels.dtype.is_floating_point
-                or superpixels.dtype == torch.bool):
-            raise TypeError('CAST: superpixels must hold integer labels, got '
-                            f'{superpixels.dtype}')
-        superpixels = superpixels.long()
-        if superpixels.numel() and int(superpixels.min()) < 0:
-            raise ValueError('CAST: superpixel labels must be >= 0 '
-                             f'(got min {int(superpixels.min())})')
-        return superpixels
-
-    def _pos_table(self, grid_hw: Tuple[int, int], device,
-                   dtype) -> Tuple[Tensor, Tensor]:
-        """Position table (1, gh, gw, C) and [CLS] position (1, 1, C).
-
-        The learned table has the ``img_size`` grid. The sin-cos table is
-        built for the feature grid ``grid_hw`` with 'nearest' (the reference
-        classifier requires the two to agree), and for the ``img_size`` grid
-        with 'bilinear', as the reference's MoCo segmentation model.
-        """
-        C = self.embed_dims
-        if self.pos_embed_type == 'sincos':
-            if self.feature_resize == 'bilinear':
-                grid_hw = self.grid_size
-            key = (tuple(grid_hw), torch.device(device), dtype)
-            table = self._sincos_tables.get(key)
-            if table is None:  # fixed: built once per grid, device, dtype
-                with torch.device('cpu'):  # the helper makes CPU tensors
-                    table = build_2d_sincos_position_embedding(grid_hw, C)
-                table = table.to(device=device, dtype=dtype).view(
-                    1, *grid_hw, C)
-                self._sincos_tables[key] = table
-            return table, table.new_zeros(1, 1, C)
-        table = self.pos_embed[:, 1:].reshape(1, *self.grid_size, C)
-        return table, self.pos_embed[:, :1]
-
-    def token_labels(self, superpixels: Tensor) -> Tensor:
-        """The (B, H, W) map whose labels index the first-stage tokens.
-
-        'bilinear': the superpixels. 'nearest': the superpixel map resized to
-        the ConvStem grid and back to the input size by nearest neighbour
-        (the map the model sees), so every label has a token.
-        """
-        if self.feature_resize == 'bilinear':
-            return superpixels
-        H, W = superpixels.shape[-2:]
-        grid = (-(-H // self.patch_size), -(-W // self.patch_size))
-        small = ops.resize_labels_nearest(superpixels, grid)
-        return ops.resize_labels_nearest(small, (H, W))
-
-    def embed_tokens(self, inputs: Tensor,
-                     superpixels: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """Superpixel tokens with positions.
-
-        Args:
-            inputs (Tensor): (B, 3, H, W) images.
-            superpixels (Tensor): (B, H, W) long labels.
-
-        Returns:
-            tuple: tokens (B, S, C) (position added, dropout applied),
-            padding mask (B, S) and [CLS] (B, 1, C) with its position.
-        """
-        grid = self.patch_embed(inputs)  # B, h, w, C
-        B, h, w, C = grid.shape
-        table, cls_pos = self._pos_table((h, w), grid.device, grid.dtype)
-        if self.feature_resize == 'nearest':
-            labels = ops.resize_labels_nearest(superpixels, (h, w))
-            num_segs = ops.num_segments(labels)
-            if table.shape[1:3] != (h, w):
-                table = F.interpolate(
-                    table.permute(0, 3, 1, 2), size=(h, w), mode='bicubic',
-                    align_corners=False).permute(0, 2, 3, 1)
-            # features and positions share the grid: one mean of their sum
-            x, mask = ops.segment_mean(grid + table, labels, num_segs)
-            x = self.drop_after_pos(x)
-        else:
-            num_segs = ops.num_segments(superpixels)
-            x = ops.segment_mean_resized(
-                grid, superpixels, 'bilinear', num_segs,
-                fast=self.fast_segment_mean)
-            mask = ops.padding_mask(superpixels, num_segs)
-            pos = ops.segment_mean_resized(
-                table, superpixels, 'bicubic', num_segs,
-                fast=self.fast_segment_mean)
-            x = self.drop_after_pos(x + pos)
-        cls_token = self.cls_token.expand(B, -1, -1) + cls_pos
-        return x, mask, cls_token
 
     # ------------------------------------------------------------------
     # forward
@@ -575,53 +362,18 @@ class CAST(BaseModule):
         return self.paint_featmaps(raw)
 
     def paint_featmaps(self, raw: Dict[str, object]) -> Tuple[Tensor]:
-        """Paint stage tokens onto pixels and pool them to ``out_strides``.
-
-        Each stride has its own sparse paint matrix
-        (:func:`superpixel_ops.pooled_paint_matrix`, (B * cells, B * S)), so
-        no map finer than an output is ever built.
-
-        Args:
-            raw (dict): output of :meth:`forward_raw`.
-
-        Returns:
-            tuple[Tensor]: (B, C, ceil(H/s_i), ceil(W/s_i)) for each
-            ``out_indices`` i.
-        """
-        labels = raw['labels']
-        H, W = labels.shape[-2:]
-        num_segs = raw['tokens'][0].shape[1]
-        logits = raw['logits'][:max(self.out_indices)]
-        if logits:
-            chain = ops.assignment_chain(logits, num_segs)
-        else:  # only the first stage: tokens are the superpixels
-            chain = [torch.arange(num_segs, device=labels.device).expand(
-                labels.shape[0], -1)]
-        # One sparse paint matrix per output stride: each map is painted and
-        # pooled straight at its own stride (never at a finer one).
-        dtype = torch.promote_types(raw['tokens'][0].dtype, torch.float32)
-        matrices = {}
-        outs = []
-        for i in self.out_indices:
-            stride = self.out_strides[i]
-            if stride not in matrices:
-                matrices[stride] = ops.pooled_paint_matrix(
-                    labels, stride, num_segs, dtype)
-            tokens = raw['tokens'][i]  # (B, N_i, C)
-            per_superpixel = tokens.gather(  # (B, S, C)
-                1, chain[i].unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
-            outs.append(ops.pooled_paint(
-                per_superpixel, matrices[stride],
-                (-(-H // stride), -(-W // stride))))
-        return tuple(outs)
+        """Paint the ``out_indices`` stages' tokens of a :meth:`forward_raw`
+        output onto pixels, pooled to ``out_strides``
+        (:func:`superpixel_ops.paint_featmaps`)."""
+        return ops.paint_featmaps(raw['labels'], raw['tokens'], raw['logits'],
+                                  self.out_indices, self.out_strides)
 
     @staticmethod
     def hierarchy_from_raw(raw: Dict[str, object]) -> List[Tensor]:
         """Region-id maps from a :meth:`forward_raw` output (see
         :meth:`forward_hierarchy`)."""
-        labels = raw['labels']
-        chain = ops.assignment_chain(raw['logits'], raw['tokens'][0].shape[1])
-        return [labels] + [ops.paint_labels(c, labels) for c in chain[1:]]
+        return ops.label_hierarchy(raw['labels'], raw['logits'],
+                                   raw['tokens'][0].shape[1])
 
     @torch.no_grad()
     def forward_hierarchy(self, inputs: Tensor,
