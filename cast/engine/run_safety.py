@@ -154,7 +154,7 @@ class SignalExit:
         runner.save_checkpoint = save_whole
 
 
-_FORK_HOOKS = {'installed': False, 'parent': None}
+_FORK_HOOKS = {'installed': False, 'parent': None, 'prctl': None}
 _PR_SET_PDEATHSIG = 1
 
 
@@ -163,8 +163,9 @@ def _before_fork() -> None:
 
 
 def _after_fork_in_child() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    prctl = _FORK_HOOKS['prctl']  # resolved in the parent: no dlopen in a forked child
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != _FORK_HOOKS['parent']:  # the parent died before the request above
         os._exit(128 + signal.SIGKILL)
 
@@ -173,5 +174,7 @@ def _die_with_parent_after_fork() -> None:
     """Every process forked from now on (data loader workers) dies with its parent (Linux)."""
     if _FORK_HOOKS['installed'] or not sys.platform.startswith('linux'):
         return
+    with contextlib.suppress(OSError, AttributeError):
+        _FORK_HOOKS['prctl'] = ctypes.CDLL(None, use_errno=True).prctl
     os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
     _FORK_HOOKS['installed'] = True
