@@ -229,10 +229,11 @@ class HierarchicalDecodeHead(BaseModule):
                 for sample in batch_data_samples
             ]
             head = self.level_head(level)
+            label = (None if self.hierarchy_loss is None else
+                     head._stack_batch_gt(level_samples))  # (B, 1, H, W)
             if self.loss_weights[level] or self.hierarchy_loss is None:
                 level_losses = head.loss_by_feat(seg_logits[level], level_samples)
             else:  # the hierarchy loss alone: log the level's accuracy only
-                label = head._stack_batch_gt(level_samples)
                 level_losses = dict(acc_seg=accuracy(
                     resize(seg_logits[level], size=label.shape[2:], mode='bilinear',
                            align_corners=self.align_corners),
@@ -241,7 +242,8 @@ class HierarchicalDecodeHead(BaseModule):
                 if 'loss' in name:
                     value = value * self.loss_weights[level]
                 losses[f'{name}_{level}'] = value
-            labels.append(head._stack_batch_gt(level_samples).squeeze(1))
+            if label is not None:
+                labels.append(label.squeeze(1))
         if self.hierarchy_loss is not None:
             if self.class_hierarchy is None:
                 raise RuntimeError(

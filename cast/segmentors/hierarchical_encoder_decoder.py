@@ -104,6 +104,7 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
             self.levels, hierarchy, num_classes=self.decode_head.level_num_classes,
             source='model.hierarchy')
         self._hierarchy_of = (None, None)  # (dataset_meta, its ClassHierarchy)
+        self._saved_of = (None, None)  # (state of the buffers, their ClassHierarchy)
         # The hierarchy also travels with the weights, as one (N_c, N_p) bool relation buffer
         # per child level (all False: not known yet), so that whatever loads them can decode
         # consistently: MMSeg's inferencer keeps only classes and palette of a checkpoint's meta.
@@ -131,15 +132,19 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
 
     def _saved_hierarchy(self) -> Optional[ClassHierarchy]:
         """The hierarchy of the ``hierarchy_{level}`` buffers, None while they are empty."""
-        relations = {child: getattr(self, f'hierarchy_{child}').cpu()
-                     for child in self.levels[1:]}
-        if not all(r.any() for r in relations.values()):
-            return None
-        parents = {child: [tuple(row.nonzero().flatten().tolist()) or (0, ) for row in rel]
-                   for child, rel in relations.items()}
-        return ClassHierarchy(self.levels, parents,
-                              num_classes=self.decode_head.level_num_classes,
-                              source='the hierarchy_{level} buffers of the checkpoint')
+        buffers = [getattr(self, f'hierarchy_{child}') for child in self.levels[1:]]
+        key = tuple((b.data_ptr(), b._version) for b in buffers)  # loading bumps the version
+        if self._saved_of[0] != key:  # built once per loaded state, not per batch
+            relations = {child: b.cpu() for child, b in zip(self.levels[1:], buffers)}
+            hierarchy = None
+            if all(r.any() for r in relations.values()):
+                parents = {child: [tuple(row.nonzero().flatten().tolist()) or (0, )
+                                   for row in rel] for child, rel in relations.items()}
+                hierarchy = ClassHierarchy(
+                    self.levels, parents, num_classes=self.decode_head.level_num_classes,
+                    source='the hierarchy_{level} buffers of the checkpoint')
+            self._saved_of = (key, hierarchy)
+        return self._saved_of[1]
 
     @property
     def decoding(self) -> str:
