@@ -65,6 +65,25 @@ MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 
 
+def machine():
+    """The CPU in benchmark headers: '<model> (family F model M), N cores, torch's kernels
+    for <ISA>'. Matrix kernels gain more than elementwise ones from a wider ISA, so the shares
+    the benchmarks print differ between machines, not only their times."""
+    name, ids = platform.processor() or 'CPU', {}
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                key, _, value = line.partition(':')
+                ids.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = ids.get('model name', name)
+    if 'cpu family' in ids:
+        name += f" (family {ids['cpu family']} model {ids.get('model', '?')})"
+    return (f'{name}, {os.cpu_count()} cores, torch kernels for '
+            f'{torch.backends.cpu.get_cpu_capability()}')
+
+
 # ----------------------------------------------------------------------
 # inputs
 def synthetic_scene(size, seed):
@@ -391,7 +410,7 @@ def main(argv=None):
     cls_batch, cls_size, cls_sp = (2, 224, 196) if args.quick else (8, 224, 196)
     seg_batch, seg_size, seg_sp = (1, 256, 256) if args.quick else (2, 512, 1024)
     with_ref = ReferenceCase.available(args)
-    print(f'CAST-S backbone benchmark: torch {torch.__version__}, {platform.processor() or "CPU"}'
+    print(f'CAST-S backbone benchmark: torch {torch.__version__}, {machine()}'
           f', {args.threads} threads; best of {args.rounds} rounds x {args.repeats} runs after '
           f'{args.warmup} warm-up run(s), the cases interleaved; CAST fps_backend='
           f'{args.fps_backend!r}. The machine may be shared: figures are noisy.\n')

@@ -44,7 +44,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'benchmarks'))
 sys.path.insert(0, REPO)
 
-from backbone import cast_s, make_batch, run, vit_s  # noqa: E402
+from backbone import cast_s, machine, make_batch, run, vit_s  # noqa: E402
 
 #: The aten kernels counted as matrix products and convolutions (forward and backward).
 MATRIX_OPS = frozenset({
@@ -172,8 +172,8 @@ def main(argv=None):
     print(f'{name} {what}, {args.size}x{args.size}, batch {args.batch}, '
           f'{int(superpixels.max()) + 1} superpixel labels (fast-slic asked for '
           f'{args.superpixels}), fps_backend={args.fps_backend!r}, torch {torch.__version__}, '
-          f'{args.threads} threads, load average {os.getloadavg()[0]:.2f}; per operator the least '
-          f'of {args.tries} profiled calls.\n')
+          f'{machine()}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}; '
+          f'per operator the least of {args.tries} profiled calls.\n')
     print(f'operator time {total / 1e3:.1f} ms; shortest wall time of an unprofiled call '
           f'{wall * 1e3:.1f} ms')
     print(f'matrix products and convolutions: {matrix / 1e3:.1f} ms '

@@ -49,7 +49,6 @@ import copy
 import logging
 import os
 import os.path as osp
-import platform
 import sys
 import time
 from collections import defaultdict
@@ -67,6 +66,9 @@ from torch.profiler import record_function
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
+sys.path.insert(0, osp.join(REPO, 'benchmarks'))
+
+from backbone import machine  # noqa: E402
 
 import cast  # noqa: E402,F401
 from cast.datasets.synthetic import generate_synthetic_spin  # noqa: E402
@@ -396,7 +398,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0]
     print(f'Training-step benchmark: torch {torch.__version__}, '
-          f'{platform.processor() or "CPU"}, {os.cpu_count()} cores, {args.threads} threads, '
+          f'{machine()}, {args.threads} threads, '
           f'device {args.device}; load average {load:.2f} at the start. The machine may be '
           'shared: figures are noisy.')
     if any(key in MODEL_ZOO for key in args.models):
