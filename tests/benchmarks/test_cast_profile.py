@@ -1,25 +1,13 @@
 """benchmarks/cast_profile.py: the split of operator time into matrix kernels and the rest
 accounts for every operator once, and the script runs end to end on a small input."""
-import importlib.util
-import os.path as osp
 import re
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-def load_script():
-    path = osp.join(REPO, 'benchmarks', 'cast_profile.py')
-    spec = importlib.util.spec_from_file_location('cast_profile', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_split_counts_every_operator_once():
-    script = load_script()
+def test_split_counts_every_operator_once(benchmark_script):
+    script = benchmark_script('cast_profile')
     linear = torch.nn.Linear(64, 64)
     x = torch.randn(32, 64)
     with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -34,9 +22,9 @@ def test_split_counts_every_operator_once():
     assert abs(sum(other.values()) + sum(matrix.values()) - total) <= 1e-6 * total + 1
 
 
-def test_runs_end_to_end(capsys):
-    load_script().main(['--batch', '1', '--size', '64', '--superpixels', '16', '--tries', '1',
-                        '--threads', '1'])
+def test_runs_end_to_end(benchmark_script, capsys):
+    benchmark_script('cast_profile').main(['--batch', '1', '--size', '64', '--superpixels', '16',
+                                           '--tries', '1', '--threads', '1'])
     out = capsys.readouterr().out
     share = float(re.search(r'non-matrix share of operator time: ([\d.]+)%', out).group(1))
     assert 0 < share < 100, out

@@ -1,8 +1,6 @@
 """benchmarks/train_step.py times a training iteration stage by stage: the staged iteration must
 update the weights exactly as MMEngine's ``model.train_step`` does."""
 import copy
-import importlib.util
-import os.path as osp
 
 import pytest
 import torch
@@ -13,15 +11,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ARCH = dict(embed_dims=48, num_layers=[1, 1, 1, 1], num_heads=12)
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, 'benchmarks', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def head(num_classes):
@@ -74,8 +64,8 @@ def batch():
 
 
 @pytest.mark.parametrize('hierarchical', [False, True], ids=['upernet', 'hierarchical'])
-def test_staged_iteration_updates_weights_as_train_step(hierarchical):
-    train_step = load_script('train_step')
+def test_staged_iteration_updates_weights_as_train_step(benchmark_script, hierarchical):
+    train_step = benchmark_script('train_step')
     init_default_scope('mmseg')
     torch.manual_seed(0)
     reference = MODELS.build(model_cfg(hierarchical))
