@@ -73,7 +73,7 @@ from backbone import machine  # noqa: E402
 import cast  # noqa: E402,F401
 from cast.datasets.synthetic import generate_synthetic_spin  # noqa: E402
 from cast.engine import load_config  # noqa: E402
-from cast.segmentors import CASTEncoderDecoder  # noqa: E402
+from cast.segmentors import CASTEncoderDecoder, HierarchicalEncoderDecoder  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg.utils import add_prefix  # noqa: E402
 
@@ -176,6 +176,8 @@ def staged_train_step(model, data, optim_wrapper, timer):
             feats = model.extract_feat(inputs)
     feat_leaves = _leaves(feats)
     heads = decode_heads(model)
+    if isinstance(model, HierarchicalEncoderDecoder):  # as its loss() does
+        model.attach_hierarchy()
     with timer('heads fwd'):
         logits = [head.forward(feat_leaves) for _, head in heads]
     logit_leaves = _leaves(logits)
@@ -223,11 +225,40 @@ def dataloader_cfg(args, with_superpixels):
     return loader
 
 
+def grown_hierarchy(hierarchy, levels, num_classes):
+    """A dataset's hierarchy grown to a model configured for more classes per level.
+
+    The synthetic SPIN has 4 / 12 / 13 classes, the SPIN config's heads 12 / 41 / 204: the
+    data's own classes keep their parents and every further class of a level gets the
+    foreground classes of the level above in turn, so the chain loss works on as many chains as
+    it would on SPIN while the data's labels stay valid chains.
+
+    Args:
+        hierarchy (dict): child level -> parent class per child class (the data's).
+        levels (Sequence[str]): the model's levels, top first.
+        num_classes (Sequence[int]): the model's class count per level, background included.
+
+    Returns:
+        dict: child level -> parent class per child class, for the model's class counts.
+    """
+    count = dict(zip(levels, num_classes))
+    grown = {}
+    for parent, child in zip(levels, levels[1:]):
+        parents = list(hierarchy[child])
+        foreground = count[parent] - 1
+        parents += [1 + i % foreground for i in range(count[child] - len(parents))]
+        grown[child] = tuple(parents)
+    return grown
+
+
 def build(key, args):
     """Model, optimizer wrapper and dataloader of one benchmark model.
 
     ``key`` is a :data:`MODEL_ZOO` name (read through the synthetic 512 pictures) or a config
     path, whose own training dataloader (data root, batch size, workers) is used unchanged.
+    The model gets the data's metainfo as the configs' ``DatasetMetaHook`` gives it; a
+    hierarchical zoo model, whose heads are SPIN's size, the synthetic hierarchy grown to them
+    (:func:`grown_hierarchy`).
     """
     own_data = key not in MODEL_ZOO
     config = key if own_data else osp.join(REPO, MODEL_ZOO[key][1])
@@ -235,19 +266,25 @@ def build(key, args):
     model_cfg = cfg.model
     if cfg.get('data_preprocessor') is not None:  # as MMEngine's Runner merges it
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model_class = MODELS.get(model_cfg.type)
+    loader_cfg = cfg.train_dataloader if own_data else dataloader_cfg(
+        args, with_superpixels=issubclass(model_class, CASTEncoderDecoder))
+    loader = Runner.build_dataloader(loader_cfg, seed=args.seed)
+    meta = loader.dataset.metainfo
     if not own_data:
         model_cfg.backbone.init_cfg = None  # random weights: no pretrained file needed
         model_cfg.data_preprocessor.size = (args.size, args.size)
         if model_cfg.backbone.type == 'VisionTransformer':
             model_cfg.backbone.img_size = (args.size, args.size)
+        if issubclass(model_class, HierarchicalEncoderDecoder):
+            head = model_cfg.decode_head
+            model_cfg.hierarchy = grown_hierarchy(meta['hierarchy'], head.levels,
+                                                  head.num_classes)
     model = revert_sync_batchnorm(MODELS.build(model_cfg))
     model.init_weights()
     model.to(args.device).train()
+    model.dataset_meta = meta
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    is_cast = isinstance(model, CASTEncoderDecoder)
-    loader_cfg = cfg.train_dataloader if own_data else dataloader_cfg(
-        args, with_superpixels=is_cast)
-    loader = Runner.build_dataloader(loader_cfg, seed=args.seed)
     return model, optim_wrapper, loader
 
 

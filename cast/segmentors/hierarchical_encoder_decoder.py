@@ -201,8 +201,9 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
         self._hierarchy_of = (meta, hierarchy)
         return hierarchy
 
-    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
-        """Hand the hierarchy to the heads whose losses need it, then MMSeg's loss()."""
+    def attach_hierarchy(self) -> None:
+        """Hand the class hierarchy to the decode and auxiliary heads whose losses need it
+        (``loss`` does it before every loss; call it when computing a head's loss directly)."""
         heads = [self.decode_head]
         if self.with_auxiliary_head:
             aux = self.auxiliary_head
@@ -211,6 +212,10 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
             if getattr(head, 'needs_hierarchy', False):
                 head.class_hierarchy = self.class_hierarchy(
                     f'{type(head).__name__}.hierarchy_loss')
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """Hand the hierarchy to the heads whose losses need it, then MMSeg's loss()."""
+        self.attach_hierarchy()
         return super().loss(inputs, data_samples)
 
     def decode_levels(self, level_logits: Dict[str, Tensor]

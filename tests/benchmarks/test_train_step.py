@@ -38,7 +38,8 @@ def model_cfg(hierarchical):
     if hierarchical:
         cfg.update(type='HierarchicalEncoderDecoder',
                    decode_head=dict(type='HierarchicalDecodeHead', levels=levels,
-                                    num_classes=classes, decode_head=head(-1)),
+                                    num_classes=classes, decode_head=head(-1),
+                                    hierarchy_loss=dict(type='ChainLikelihoodLoss')),
                    auxiliary_head=dict(type='HierarchicalDecodeHead', levels=levels,
                                        num_classes=classes, decode_head=aux(-1)))
     else:
@@ -70,6 +71,8 @@ def test_staged_iteration_updates_weights_as_train_step(benchmark_script, hierar
     torch.manual_seed(0)
     reference = MODELS.build(model_cfg(hierarchical))
     reference.init_weights()
+    # the chain loss reads the hierarchy from the data's metainfo, as DatasetMetaHook sets it
+    reference.dataset_meta = dict(levels=('object', 'part'), hierarchy=dict(part=(0, 1, 1, 2, 2)))
     staged = copy.deepcopy(reference)
     initial = [p.detach().clone() for p in reference.parameters()]
     wrappers = [OptimWrapper(torch.optim.SGD(m.parameters(), lr=0.5)) for m in (reference, staged)]
