@@ -18,6 +18,13 @@ the sum-product one (the log partition function: :func:`chain_logsumexp`). Reduc
 into parents goes through the hierarchy's child groups (parents sharing one set of children,
 e.g. SPIN's object classes of one superclass, are reduced once), so a multi-parent DAG costs
 O(sum_l N_l + E) per pixel like a tree; no (N_c, N_p, P) tensor is formed.
+
+The log-sum-exp of every group at once is one matrix product: ``exp(C - m)`` with m the
+pixel's largest child completion, times the (G + 1, N_c) 0/1 matrix of the groups' members
+(background in every group), then ``m + log``. A group far below the pixel's largest child
+(sum under ``finfo.tiny * 2**24``, about 1e-31 in float32: gaps of some 70 nats) would lose
+precision to underflow there; such pixels are recomputed with a shift per group, as
+``torch.logsumexp`` shifts, so the result is the per-group computation's up to rounding.
 """
 from typing import List, Sequence, Tuple
 
@@ -33,26 +40,74 @@ def _reduce_children(child: Tensor, edges: Tuple[Tensor, Tensor, Tensor],
                      reduce: str) -> Tensor:
     """(N_c, P) completions of a level -> (N_p, P) reductions R over each parent's children."""
     edge_child, edge_group, parent_group = edges
-    bg = child[:1]
     if edge_child.numel() == 0:
-        return bg.expand(parent_group.numel(), -1)
-    num_groups = int(parent_group.max()) if parent_group.numel() else 0
+        return child[:1].expand(parent_group.numel(), -1)
+    if reduce == 'max':
+        best = _max_per_group(child, edges)
+    else:
+        best = _logsumexp_by_product(child, edges)
+    return best.index_select(0, parent_group)
+
+
+def _max_per_group(child: Tensor, edges: Tuple[Tensor, Tensor, Tensor]) -> Tensor:
+    """(N_c, P) -> (G + 1, P): the max over background and each group's members; row G is
+    background alone."""
+    edge_child, edge_group, parent_group = edges
+    bg = child[:1]
     gathered = child.index_select(0, edge_child)  # (E, P)
     index = edge_group[:, None].expand_as(gathered)
-    best = torch.full((num_groups, child.shape[1]), float('-inf'), dtype=child.dtype,
-                      device=child.device)
-    if reduce == 'max':
-        best = torch.maximum(best.scatter_reduce(0, index, gathered, 'amax'), bg)
-    else:
-        with torch.no_grad():  # a per-group shift, as torch.logsumexp does
-            shift = torch.maximum(best.scatter_reduce(0, index, gathered, 'amax'), bg)
-            shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
-        total = torch.exp(bg - shift).index_add(
-            0, edge_group, torch.exp(gathered - shift.index_select(0, edge_group)))
-        positive = total > 0  # else every chain through the group scores -inf
-        best = torch.where(positive, shift + torch.log(torch.where(positive, total, 1.)),
-                           float('-inf'))
-    return torch.cat([best, bg]).index_select(0, parent_group)
+    best = torch.full((int(parent_group.max()), child.shape[1]), float('-inf'),
+                      dtype=child.dtype, device=child.device)
+    best = torch.maximum(best.scatter_reduce(0, index, gathered, 'amax'), bg)
+    return torch.cat([best, bg])
+
+
+def _logsumexp_per_group(child: Tensor, edges: Tuple[Tensor, Tensor, Tensor]) -> Tensor:
+    """(N_c, P) -> (G + 1, P): log-sum-exp over background and each group's members, shifted
+    per group; row G is background alone."""
+    edge_child, edge_group, parent_group = edges
+    bg = child[:1]
+    gathered = child.index_select(0, edge_child)  # (E, P)
+    with torch.no_grad():  # a per-group shift, as torch.logsumexp does
+        shift = _max_per_group(child, edges)[:-1]
+        shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+    total = torch.exp(bg - shift).index_add(
+        0, edge_group, torch.exp(gathered - shift.index_select(0, edge_group)))
+    return torch.cat([_shifted_log(total, shift), bg])
+
+
+def _logsumexp_by_product(child: Tensor, edges: Tuple[Tensor, Tensor, Tensor]) -> Tensor:
+    """:func:`_logsumexp_per_group` as one matrix product with a per-pixel shift (module
+    docstring); the pixels where that underflows are recomputed per group."""
+    edge_child, edge_group, parent_group = edges
+    members = torch.zeros(int(parent_group.max()) + 1, child.shape[0], dtype=child.dtype,
+                          device=child.device)
+    members[:, 0] = 1  # background is in every group; row G holds it alone
+    members[edge_group, edge_child] = 1
+    with torch.no_grad():
+        shift = child.amax(0, keepdim=True)
+        shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+    with torch.autocast(child.device.type, enabled=False):  # in the scores' precision
+        total = members @ torch.exp(child - shift)  # (G + 1, P)
+        best = _shifted_log(total, shift)
+        with torch.no_grad():
+            weak = total < torch.finfo(total.dtype).tiny * 2**24
+            if weak.any():  # a sum that underflowed (or is empty: then -inf is right)
+                reachable = members @ torch.isfinite(child).to(child.dtype) > 0
+                redo = torch.nonzero((weak & reachable).any(0)).view(-1)
+            else:
+                redo = weak.new_zeros(0, dtype=torch.long)
+    if redo.numel():
+        exact = _logsumexp_per_group(child.index_select(1, redo), edges)
+        best = best.index_copy(1, redo, exact)
+    return best
+
+
+def _shifted_log(total: Tensor, shift: Tensor) -> Tensor:
+    """shift + log(total), -inf where total is 0 (every chain through it scores -inf)."""
+    positive = total > 0
+    return torch.where(positive, shift + torch.log(torch.where(positive, total, 1.)),
+                       float('-inf'))
 
 
 def chain_completions(hierarchy: ClassHierarchy, scores: Sequence[Tensor],
@@ -132,7 +187,12 @@ def chain_logsumexp(hierarchy: ClassHierarchy, scores: Sequence[Tensor]) -> Tens
     Returns:
         Tensor: (P,); differentiable in ``scores``.
     """
-    top = chain_completions(hierarchy, scores, 'logsumexp')[0]
+    return log_partition(chain_completions(hierarchy, scores, 'logsumexp')[0])
+
+
+def log_partition(top: Tensor) -> Tensor:
+    """(N_0, P) log-sum-exp completions of the top level -> (P,) their log-sum-exp (-inf where
+    all are -inf, with finite gradients)."""
     finite = torch.isfinite(top).any(0)
     safe = torch.where(finite[None], top, torch.zeros_like(top))
     return torch.where(finite, torch.logsumexp(safe, 0), float('-inf'))

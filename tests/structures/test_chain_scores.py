@@ -137,3 +137,54 @@ def test_spin_sized_dag_in_chunks():
     chains = h.chains()
     expected = chains[chain_scores(chains, scores).argmax(0)].t()
     assert torch.equal(torch.stack(preds), expected)
+
+
+@pytest.mark.parametrize('name, make', CASES, ids=[c[0] for c in CASES])
+def test_logsumexp_of_far_apart_scores_in_float32(name, make):
+    """Scores spread over hundreds of nats: the groups far below a pixel's largest child
+    underflow in the one-product reduction and are recomputed per group, so float32 stays as
+    exact as float64 brute force allows (values and gradients), -inf where all is excluded."""
+    h = make()
+    g = torch.Generator().manual_seed(7)
+    scores = [200 * torch.randn(h.num_classes[lv], 40, generator=g) for lv in h.levels]
+    scores[-1][:, :5] -= 400 * torch.rand(scores[-1].shape[0], 5, generator=g)
+    scores[-1][1:, 5] = float('-inf')  # pixel 5: only background at the finest level
+    scores = [s.requires_grad_() for s in scores]
+    ours = chain_logsumexp(h, scores)
+    wide = [s.detach().double().requires_grad_() for s in scores]
+    reference = torch.logsumexp(chain_scores(brute_force_chains(h), wide), 0)
+    torch.testing.assert_close(ours, reference.float(), rtol=1e-6, atol=1e-4)
+    grads = torch.autograd.grad(ours.sum(), scores)
+    expected = torch.autograd.grad(reference.sum(), wide)
+    for a, b in zip(grads, expected):
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a, b.float(), rtol=1e-4, atol=1e-5)
+
+
+def test_one_product_reduction_equals_the_per_group_one():
+    """The matrix-product log-sum-exp of the children into groups against the per-group
+    shifted sums it replaces, on SPIN-sized random groups with excluded classes."""
+    from cast.structures import chain_scores as programme
+    h = random_hierarchy((12, 41, 204), 5, max_parents=2)
+    g = torch.Generator().manual_seed(1)
+    child = 5 * torch.randn(204, 500, generator=g, dtype=torch.float64)
+    child[torch.rand(child.shape, generator=g) < 0.3] = float('-inf')
+    child[:, :3] = float('-inf')  # pixels with nothing allowed
+    edges = h.child_groups('level2')
+    fast = programme._logsumexp_by_product(child, edges)
+    slow = programme._logsumexp_per_group(child, edges)
+    assert torch.equal(torch.isinf(fast), torch.isinf(slow))
+    torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-12)
+
+
+def test_logsumexp_under_autocast_keeps_the_scores_precision():
+    """Under AMP the loss runs inside autocast: the reduction's matrix products must stay in
+    float32 (autocast would run them in bfloat16 / float16)."""
+    h = random_hierarchy((12, 41, 204), 6)
+    g = torch.Generator().manual_seed(2)
+    scores = [3 * torch.randn(h.num_classes[lv], 256, generator=g) for lv in h.levels]
+    plain = chain_logsumexp(h, scores)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        mixed = chain_logsumexp(h, scores)
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, plain, rtol=1e-6, atol=1e-6)
