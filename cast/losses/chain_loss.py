@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from cast.structures import ClassHierarchy, chain_completions, chain_logsumexp
+from cast.structures import ClassHierarchy, chain_completions, chain_logsumexp, log_partition
 from mmseg.registry import MODELS
 
 
@@ -84,32 +84,71 @@ class ChainLikelihoodLoss(nn.Module):
         if not len(level_logits) == len(labels) == len(levels):
             raise ValueError(f'{len(level_logits)} logits and {len(labels)} label maps for '
                              f'the {len(levels)} levels {levels}')
-        flat = []
+        batch = []
         for level, x, y in zip(levels, level_logits, labels):
             n = hierarchy.num_classes[level]
             if x.shape[1] != n or x.shape[2:] != y.shape[1:] or x.shape[0] != y.shape[0]:
                 raise ValueError(f'{level}: logits {tuple(x.shape)} and labels '
                                  f'{tuple(y.shape)} do not match (B, {n}, H, W) / (B, H, W)')
-            y = y.reshape(-1).long()
+            y = y.reshape(y.shape[0], -1).long()
             bad = (y != self.ignore_index) & ((y < 0) | (y >= n))
             if bad.any():
                 raise ValueError(f'{level} labels hold values {y[bad].unique()[:10].tolist()} '
                                  f'outside 0..{n - 1} that are not ignore_index='
                                  f'{self.ignore_index}')
             x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # AMP
-            flat.append((x.transpose(0, 1).reshape(n, -1), y))
-        labelled = torch.stack([y != self.ignore_index for _, y in flat]).any(0)
-        index = torch.nonzero(labelled).view(-1)
-        if index.numel() == 0:
-            zero = sum(x.sum() for x, _ in flat) * 0.
+            batch.append((x.reshape(x.shape[0], n, -1), y))
+        total = dropped = count = 0
+        for b in range(len(batch[0][1])):  # per image: (N_l, H*W) views, no transposed copy
+            scores, targets = [x[b] for x, _ in batch], [y[b] for _, y in batch]
+            labelled = torch.stack([t != self.ignore_index for t in targets]).any(0)
+            if not labelled.any():
+                continue
+            dropped = dropped + self._fit_to_chains(hierarchy, targets).sum()
+            completions = chain_completions(hierarchy, scores, 'logsumexp')
+            nll = log_partition(completions[0]) - self._fitting_logsumexp(
+                hierarchy, scores, completions, targets)
+            total = total + torch.where(labelled, nll, 0.).sum()  # unlabelled pixels: 0
+            count = count + labelled.sum()
+        if not torch.is_tensor(count):  # nothing labelled: a zero loss with a graph
+            zero = sum(x.sum() for x, _ in batch) * 0.
             return zero, zero.detach()
-        scores = [x.index_select(1, index) for x, _ in flat]
-        targets = [y.index_select(0, index) for _, y in flat]
-        dropped = self._fit_to_chains(hierarchy, targets)
-        fitting = [s.masked_fill(~self._allowed(y, s.shape[0]), float('-inf'))
-                   for s, y in zip(scores, targets)]
-        nll = chain_logsumexp(hierarchy, scores) - chain_logsumexp(hierarchy, fitting)
-        return self.loss_weight * nll.mean(), dropped.float().mean()
+        return self.loss_weight * total / count, dropped / count
+
+    def _patterns(self, targets: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+        """(L, P) bool labelled levels and (P,) bool: labelled exactly at the top levels down
+        to some level (every level, or the finer ones ignored; none counts too)."""
+        labelled = torch.stack([t != self.ignore_index for t in targets])
+        return labelled, (labelled[1:] <= labelled[:-1]).all(0)
+
+    def _fitting_logsumexp(self, hierarchy: ClassHierarchy, scores: Sequence[Tensor],
+                           completions: Sequence[Tensor], targets: Sequence[Tensor]) -> Tensor:
+        """(P,) log sum of exp(chain score) over the chains fitting each pixel's labels (which
+        fit a chain by now; nothing on unlabelled pixels).
+
+        Labelled at levels 0..k and ignored below: ``sum_{l<k} s_l[y_l] + C_k[y_k]`` with C_k
+        the sum-product completions of the full programme (every level labelled: the
+        labelled chain's score). Other patterns (a coarse level ignored under a labelled finer
+        one): the programme over the allowed classes of those pixels.
+        """
+        labelled, prefix = self._patterns(targets)
+        last = labelled.sum(0) - 1  # the finest labelled level of a prefix pattern
+        fitting = torch.zeros_like(scores[0][0])
+        for i, (s, c, t) in enumerate(zip(scores, completions, targets)):
+            t = torch.where(labelled[i], t, 0)[None]
+            # sparse gradients: no dense (N_l, P) zeros per gather in the backward pass
+            picked = c.gather(0, t, sparse_grad=True)[0]
+            fitting = fitting + torch.where(prefix & (last == i), picked, 0.)
+            if i < len(scores) - 1:
+                picked = s.gather(0, t, sparse_grad=True)[0]
+                fitting = fitting + torch.where(prefix & (last > i), picked, 0.)
+        other = torch.nonzero(~prefix).view(-1)
+        if other.numel():
+            allowed = [s.index_select(1, other).masked_fill(
+                ~self._allowed(t.index_select(0, other), s.shape[0]), float('-inf'))
+                for s, t in zip(scores, targets)]
+            fitting = fitting.index_copy(0, other, chain_logsumexp(hierarchy, allowed))
+        return fitting
 
     def _allowed(self, target: Tensor, num_classes: int) -> Tensor:
         """(N_l, P) bool: the classes a pixel's label allows (all of them where ignored)."""
@@ -118,10 +157,27 @@ class ChainLikelihoodLoss(nn.Module):
 
     @torch.no_grad()
     def _fits(self, hierarchy: ClassHierarchy, targets: Sequence[Tensor]) -> Tensor:
-        masks = [torch.zeros(hierarchy.num_classes[lv], t.numel(), device=t.device)
-                 .masked_fill_(~self._allowed(t, hierarchy.num_classes[lv]), float('-inf'))
-                 for lv, t in zip(hierarchy.levels, targets)]
-        return torch.isfinite(chain_completions(hierarchy, masks, 'max')[0].amax(0))
+        """(P,) bool: do a pixel's labels fit a valid chain? Labelled at the top levels down to
+        some level: a lookup of each labelled (parent, child) pair in the hierarchy; other
+        patterns: the max-product programme over the allowed classes."""
+        levels = hierarchy.levels
+        labelled, prefix = self._patterns(targets)
+        fits = prefix.clone()
+        for i, child in enumerate(levels[1:], start=1):
+            allowed = hierarchy.allowed_children(child, fits.device)  # (N_c, N_p)
+            both = labelled[i] & labelled[i - 1]  # on prefix patterns: labelled[i]
+            pair = (torch.where(both, targets[i], 0) * allowed.shape[1]
+                    + torch.where(both, targets[i - 1], 0))
+            fits &= allowed.view(-1).index_select(0, pair) | ~both
+        other = torch.nonzero(~prefix).view(-1)
+        if other.numel():
+            masks = [torch.zeros(hierarchy.num_classes[lv], other.numel(), device=t.device)
+                     .masked_fill_(~self._allowed(t.index_select(0, other),
+                                                  hierarchy.num_classes[lv]), float('-inf'))
+                     for lv, t in zip(levels, targets)]
+            best = chain_completions(hierarchy, masks, 'max')[0].amax(0)
+            fits[other] = torch.isfinite(best)
+        return fits
 
     @torch.no_grad()
     def _fit_to_chains(self, hierarchy: ClassHierarchy, targets: list) -> Tensor:

@@ -124,3 +124,43 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match='do not match'):
         ChainLikelihoodLoss()([logits[0], logits[2]], labels[:2], two)
 
+
+
+@pytest.mark.parametrize('make', [tree, dag], ids=['tree', 'dag'])
+def test_fit_check_equals_enumeration_for_every_label_pattern(make):
+    """Whether a pixel's labels fit a valid chain: the pair lookups (labelled from the top
+    down) and the programme (other patterns) against trying every enumerated chain."""
+    h = make()
+    _, labels = logits_and_labels(h, 5, batch=4, size=(9, 10), consistent=False)
+    g = torch.Generator().manual_seed(5)
+    for t in labels:
+        t[torch.rand(t.shape, generator=g) < 0.3] = X  # every ignore pattern occurs
+    targets = [t.reshape(-1) for t in labels]
+    y = torch.stack(targets)  # (L, P)
+    chains = brute_force_chains(h)
+    expected = ((chains[:, :, None] == y[None]) | (y[None] == X)).all(1).any(0)
+    fits = ChainLikelihoodLoss()._fits(h, targets)
+    assert torch.equal(fits, expected)
+    assert 0 < fits.sum() < fits.numel()
+
+
+@pytest.mark.parametrize('make', [tree, dag], ids=['tree', 'dag'])
+def test_float32_with_far_apart_logits_equals_float64_enumeration(make):
+    """Logits spread over hundreds of nats in float32 (what the per-group recomputation of
+    the programme is for), every label pattern: as the float64 enumeration, with gradients."""
+    h = make()
+    logits, labels = logits_and_labels(h, 6, batch=2, size=(6, 7))
+    logits = [(60 * x).float().requires_grad_() for x in logits]
+    labels[2][0, :3] = X  # subpart ignored
+    labels[1][1, :2] = X  # part ignored under a labelled subpart
+    labels[0][0, 4] = X  # object ignored above a labelled part
+    labels[0][1, 4, :3] = labels[1][1, 4, :3] = X  # only the subpart labelled
+    labels[0][1, 5] = labels[1][1, 5] = labels[2][1, 5] = X  # nothing labelled
+    value, _ = ChainLikelihoodLoss()(logits, labels, h)
+    wide = [x.detach().double().requires_grad_() for x in logits]
+    expected = reference_nll(h, wide, labels)
+    torch.testing.assert_close(value, expected.float(), rtol=1e-5, atol=1e-4)
+    ours = torch.autograd.grad(value, logits)
+    theirs = torch.autograd.grad(expected, wide)
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b.float(), rtol=1e-4, atol=1e-6)
