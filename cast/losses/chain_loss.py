@@ -1,7 +1,7 @@
 """A hierarchy-aware training loss: the likelihood of the ground-truth chain of classes.
 
 Shape shorthand: B batch, L levels (coarse -> fine), N_l classes of level l (0 = background),
-H/W label size, P labelled pixels.
+H/W label size, P = H*W pixels of one image.
 """
 from typing import Sequence, Tuple
 

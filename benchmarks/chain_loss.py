@@ -1,0 +1,99 @@
+"""Time of the chain likelihood loss at SPIN's class counts, beside per-level cross-entropy.
+
+    python benchmarks/chain_loss.py [--size 512] [--batch 2] [--rounds 3] [--threads 1]
+
+Forward and backward of :class:`cast.losses.ChainLikelihoodLoss` on random logits of SPIN's
+levels at stride 4, bilinearly resized to the labels as ``HierarchicalDecodeHead`` does, for
+the tree (12 / 41 / 204 classes) and the DAG (159 / 41 / 204) of ``benchmarks/decoding.py``.
+The labels are valid chains drawn per 32x32 block, with the subpart ignored on a quarter of
+the blocks and a padded border (every level ignored) as a crop smaller than 512 leaves.
+Printed: seconds (best of ``--rounds``) and the ratio to the three per-level cross-entropies
+on the same logits in the same process (what per-level training pays for its loss).
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from backbone import machine  # noqa: E402
+from decoding import spin_like  # noqa: E402
+
+from cast.losses import ChainLikelihoodLoss  # noqa: E402
+
+IGNORE = 255
+
+
+def spin_labels(hierarchy, batch, size, seed=0, block=32, pad=48):
+    """L label maps (B, size, size): a valid chain per block, subparts ignored on a quarter of
+    the blocks, the last ``pad`` rows and columns ignored at every level."""
+    g = torch.Generator().manual_seed(seed)
+    chains = hierarchy.chains()
+    cells = size // block
+    pick = chains[torch.randint(0, len(chains), (batch, cells, cells), generator=g)]
+    pick[..., -1][torch.rand(batch, cells, cells, generator=g) < 0.25] = IGNORE
+    labels = []
+    for i in range(len(hierarchy.levels)):
+        y = pick[..., i].repeat_interleave(block, 1).repeat_interleave(block, 2)
+        y[:, size - pad:] = IGNORE
+        y[:, :, size - pad:] = IGNORE
+        labels.append(y)
+    return labels
+
+
+def best_time(fn, rounds):
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--size', type=int, default=512)
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=torch.get_num_threads())
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(f'torch {torch.__version__}, {machine()}, {args.threads} threads; batch {args.batch} '
+          f'at {args.size}x{args.size}, best of {args.rounds}\n')
+    print('| hierarchy | classes | chains | chain loss s | 3 cross-entropies s | ratio | loss |')
+    print('|---|---|---:|---:|---:|---:|---:|')
+    loss = ChainLikelihoodLoss()
+    for object_level in ('superclass', 'class'):
+        h = spin_like(object_level)
+        g = torch.Generator().manual_seed(1)
+        small = [torch.randn(args.batch, h.num_classes[lv], args.size // 4, args.size // 4,
+                             generator=g).requires_grad_() for lv in h.levels]
+        labels = spin_labels(h, args.batch, args.size)
+
+        def resized():
+            return [F.interpolate(x, size=(args.size, args.size), mode='bilinear',
+                                  align_corners=False) for x in small]
+
+        def chain():
+            value, _ = loss(resized(), labels, h)
+            value.backward()
+            return value
+
+        def cross_entropy():
+            sum(F.cross_entropy(x, y, ignore_index=IGNORE)
+                for x, y in zip(resized(), labels)).backward()
+
+        value = chain()
+        t_chain = best_time(chain, args.rounds)
+        t_ce = best_time(cross_entropy, args.rounds)
+        sizes = ' / '.join(str(h.num_classes[lv]) for lv in h.levels)
+        print(f'| {object_level} | {sizes} | {len(h.chains())} | {t_chain:.2f} | {t_ce:.2f} | '
+              f'{t_chain / t_ce:.2f}x | {value.item():.6f} |')
+
+
+if __name__ == '__main__':
+    main()
