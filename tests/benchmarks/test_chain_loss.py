@@ -1,0 +1,25 @@
+"""benchmarks/chain_loss.py runs on a small input and its labels are what it says."""
+import re
+
+import torch
+
+IGNORE = 255
+
+
+def test_labels_are_valid_chains_with_ignored_parts(benchmark_script):
+    script = benchmark_script('chain_loss')
+    h = script.spin_like('superclass')
+    labels = script.spin_labels(h, batch=2, size=128, block=32, pad=16)
+    y = torch.stack([t.reshape(-1) for t in labels])  # (L, P)
+    chains = h.chains()
+    fits = ((chains[:, :, None] == y[None]) | (y[None] == IGNORE)).all(1).any(0)
+    assert fits.all()
+    assert (y[-1] == IGNORE).float().mean() > (y[0] == IGNORE).float().mean() > 0
+
+
+def test_runs_end_to_end(benchmark_script, capsys):
+    benchmark_script('chain_loss').main(['--size', '64', '--rounds', '1', '--threads', '1'])
+    out = capsys.readouterr().out
+    rows = re.findall(r'^\| (superclass|class) \|.*\| ([\d.]+)x \| ([\d.]+) \|$', out, re.M)
+    assert [r[0] for r in rows] == ['superclass', 'class'], out
+    assert all(float(ratio) > 0 and float(value) > 0 for _, ratio, value in rows)
