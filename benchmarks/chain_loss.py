@@ -13,7 +13,6 @@ on the same logits in the same process (what per-level training pays for its los
 import argparse
 import os.path as osp
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +20,7 @@ import torch.nn.functional as F
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from backbone import machine  # noqa: E402
-from decoding import spin_like  # noqa: E402
+from decoding import best_time, spin_like  # noqa: E402
 
 from cast.losses import ChainLikelihoodLoss  # noqa: E402
 
@@ -43,15 +42,6 @@ def spin_labels(hierarchy, batch, size, seed=0, block=32, pad=48):
         y[:, :, size - pad:] = IGNORE
         labels.append(y)
     return labels
-
-
-def best_time(fn, rounds):
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv=None):

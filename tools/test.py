@@ -14,7 +14,13 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
-from cast.engine import load_config, prepare_distributed, select_dist_backend, select_eval_metrics
+from cast.engine import (
+    finish_distributed,
+    load_config,
+    prepare_distributed,
+    select_dist_backend,
+    select_eval_metrics,
+)
 from cast.engine.run_safety import SignalExit
 
 
@@ -97,7 +103,10 @@ def main(argv=None):
     cfg = build_config(args)
     SignalExit().install()  # SIGINT/SIGTERM end the test within seconds, workers included
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    try:
+        runner.test()
+    finally:
+        finish_distributed()
 
 
 if __name__ == '__main__':

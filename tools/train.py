@@ -18,7 +18,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
-from cast.engine import load_config, prepare_distributed, select_dist_backend
+from cast.engine import finish_distributed, load_config, prepare_distributed, select_dist_backend
 from cast.engine.run_safety import SignalExit, check_work_dir
 
 
@@ -109,7 +109,10 @@ def main(argv=None):
     stop = SignalExit(cfg.work_dir).install()
     runner = Runner.from_cfg(cfg)
     stop.guard_checkpoints(runner)
-    runner.train()
+    try:
+        runner.train()
+    finally:
+        finish_distributed()
 
 
 if __name__ == '__main__':

@@ -8,13 +8,19 @@ from .checkpoint import (
 )
 from .eval_selection import select_eval_metrics
 from .hooks import DatasetMetaHook
-from .launch import load_config, prepare_distributed, select_dist_backend, select_sync_bn
+from .launch import (
+                         finish_distributed,
+                         load_config,
+                         prepare_distributed,
+                         select_dist_backend,
+                         select_sync_bn,
+)
 
 # Importing `cast` makes MMEngine's checkpoint loading work under torch's weights_only=True.
 install_safe_checkpoint_loader()
 
 __all__ = [
-    'DatasetMetaHook', 'MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError',
+    'DatasetMetaHook', 'MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'finish_distributed',
     'install_safe_checkpoint_loader', 'load_cast_checkpoint', 'load_checkpoint_safely',
     'load_config', 'prepare_distributed', 'register_safe_globals', 'select_dist_backend',
     'select_eval_metrics', 'select_sync_bn'

@@ -111,3 +111,14 @@ def prepare_distributed(cfg):
             backend=cfg.env_cfg.dist_cfg.backend,
             rank=int(os.environ['RANK']),
             world_size=int(os.environ['WORLD_SIZE']))
+
+
+def finish_distributed():
+    """End a distributed run's process group before the interpreter exits.
+
+    A gloo group left to the interpreter's shutdown aborted about one CPU run in three at exit
+    ("terminate called without an active exception", exit code -6) after the run had finished;
+    torch asks for ``destroy_process_group`` at the end of a run. No-op outside distributed runs.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()

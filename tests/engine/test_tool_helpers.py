@@ -5,7 +5,13 @@ import pytest
 from mmengine.config import Config
 
 import cast  # noqa: F401
-from cast.engine import load_config, select_dist_backend, select_eval_metrics, select_sync_bn
+from cast.engine import (
+    finish_distributed,
+    load_config,
+    select_dist_backend,
+    select_eval_metrics,
+    select_sync_bn,
+)
 
 
 def test_eval_selects_iou_metrics():
@@ -66,3 +72,13 @@ def test_select_sync_bn_switches_nested_norms_in_place():
     assert select_sync_bn(cfg, sync=False) == 2
     assert cfg.model.decode_head.decode_head.norm_cfg == dict(type='BN', requires_grad=True)
     assert [h.norm_cfg.type for h in cfg.model.heads] == ['BN', 'LN']
+
+
+def test_finish_distributed_ends_the_process_group(tmp_path):
+    import torch.distributed as dist
+    finish_distributed()  # outside a distributed run: nothing to do
+    store = dist.FileStore(str(tmp_path / 'store'), 1)
+    dist.init_process_group('gloo', store=store, rank=0, world_size=1)
+    assert dist.is_initialized()
+    finish_distributed()
+    assert not dist.is_initialized()
