@@ -101,7 +101,7 @@ class ChainLikelihoodLoss(nn.Module):
         total = dropped = count = 0
         for b in range(len(batch[0][1])):  # per image: (N_l, H*W) views, no transposed copy
             scores, targets = [x[b] for x, _ in batch], [y[b] for _, y in batch]
-            labelled = torch.stack([t != self.ignore_index for t in targets]).any(0)
+            labelled = self._patterns(targets)[0].any(0)
             if not labelled.any():
                 continue
             dropped = dropped + self._fit_to_chains(hierarchy, targets).sum()

@@ -125,7 +125,6 @@ def test_bad_inputs():
         ChainLikelihoodLoss()([logits[0], logits[2]], labels[:2], two)
 
 
-
 @pytest.mark.parametrize('make', [tree, dag], ids=['tree', 'dag'])
 def test_fit_check_equals_enumeration_for_every_label_pattern(make):
     """Whether a pixel's labels fit a valid chain: the pair lookups (labelled from the top
