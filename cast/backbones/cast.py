@@ -17,7 +17,7 @@ from mmseg.registry import MODELS
 from . import cast_settings
 from . import superpixel_ops as ops
 from .conv_stem import ConvStem
-from .graph_pool import GraphPooling
+from .graph_pool import GraphPooling, repeated_seeds
 from .superpixel_embed import SuperpixelEmbedding
 
 
@@ -66,9 +66,10 @@ class CAST(SuperpixelEmbedding, BaseModule):
     and then has nothing left; the reference fails there (dgl asserts when a
     batch has fewer tokens than ``num_clusters + 1``; otherwise its seed
     index becomes -1 and an assertion fails). Here the missing seeds repeat
-    the image's first seed: those clusters duplicate it (identical logits),
-    receive no token through the argmax and so no pixel in the hierarchy or
-    the painted feature maps. Nothing crashes; the next stage still has
+    the image's first seed: those clusters duplicate it (logit columns copied
+    exactly), receive no token through the argmax and so no pixel in the
+    hierarchy or the painted feature maps, and are padding in the next
+    stage's mask (never its seeds). Nothing crashes; the next stage still has
     ``num_clusters[i]`` tokens.
 
     Args:
@@ -323,7 +324,7 @@ class CAST(SuperpixelEmbedding, BaseModule):
             if i == num_stages - 1 and not last_pool:
                 break
             cls_token, x, logits, seeds = stage['pool'](cls_token, x, mask)
-            mask = x.new_zeros(x.shape[:2], dtype=torch.bool)
+            mask = repeated_seeds(seeds)
             out['logits'].append(logits)
             out['seed_inds'].append(seeds)
             out['pooled_tokens'].append(x)

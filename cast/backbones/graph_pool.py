@@ -15,6 +15,22 @@ from torch import Tensor
 from .fps import BACKENDS, farthest_point_sample
 
 
+def first_occurrence(seeds: Tensor) -> Tensor:
+    """(B, K) seed indices -> (B, K): the column of each seed's first
+    occurrence in its row (k itself for a seed not repeated before)."""
+    K = seeds.shape[1]
+    same = seeds.unsqueeze(2) == seeds.unsqueeze(1)  # (B, K, K)
+    columns = torch.arange(K, device=seeds.device).expand_as(same)
+    return torch.where(same, columns, K).amin(dim=2)
+
+
+def repeated_seeds(seeds: Tensor) -> Tensor:
+    """(B, K) seed indices -> (B, K) bool, True where a seed repeats an
+    earlier one of its row (the duplicate clusters of an exhausted FPS)."""
+    columns = torch.arange(seeds.shape[1], device=seeds.device)
+    return first_occurrence(seeds) != columns
+
+
 class GroupingBlock(BaseModule):
     """Attention block giving the node features that clusters compare.
 
@@ -72,8 +88,11 @@ class GraphPooling(BaseModule):
     An image whose valid tokens have fewer than K distinct values exhausts
     FPS: the remaining picks are the mean (index -1 after the shift), where
     the reference's assertion fails. Here those seeds repeat the image's first
-    seed, so the extra clusters duplicate it: identical logits, and the argmax
-    gives them no tokens.
+    seed, and each repeated seed's logit column is a copy of its first
+    occurrence's (:func:`first_occurrence`), so the argmax (which takes the
+    first of equal values) gives it no token whatever kernels computed the
+    product; CAST marks those clusters as padding for the next stage
+    (:func:`repeated_seeds`). With K distinct seeds nothing is copied.
 
     Args:
         embed_dims (int): C.
@@ -175,6 +194,11 @@ class GraphPooling(BaseModule):
             F.normalize(nodes, dim=-1),
             F.normalize(seed_nodes, dim=-1).transpose(1, 2))
         logits = logits * self.logit_scale
+        first = first_occurrence(seeds)
+        if (first != torch.arange(first.shape[1], device=first.device)).any():
+            # Exact ties by construction: the vectorised product need not
+            # give equal columns for equal seeds.
+            logits = logits.gather(2, first.unsqueeze(1).expand(-1, N, -1))
         assignments = logits.softmax(dim=-1)
 
         hidden = self.fc1(torch.cat([cls_token, x], dim=1))
