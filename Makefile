@@ -15,7 +15,7 @@ SPIN_API_VERSION ?= 1.0.0
 # MAX_JOBS jobs at once (ninja's default, cores + 2, overloads small machines): one per core.
 MAX_JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: install demo test clean-venv
+.PHONY: install demo test test-isa clean-venv
 
 install: $(STAMP)
 
@@ -67,6 +67,14 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q tests
+
+# The suite again on the next instruction set below the machine's (AVX-512 -> AVX2 -> default)
+# and one thread, so a result that depends on which kernels ran fails on any machine (CI runs
+# both). ISA=... picks another set (default, avx2, avx512).
+ISA ?= $(shell $(BIN)/python -c "import torch; \
+  print({'AVX512': 'avx2'}.get(torch.backends.cpu.get_cpu_capability(), 'default'))" 2>/dev/null)
+test-isa: install
+	ATEN_CPU_CAPABILITY=$(ISA) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests
 
 clean-venv:
 	rm -rf $(VENV)

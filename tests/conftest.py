@@ -10,6 +10,16 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 
+def pytest_report_header(config):
+    """Which kernels ran: results must not depend on them (``make test-isa``)."""
+    import torch
+    isa = torch.backends.cpu.get_cpu_capability()
+    forced = os.environ.get('ATEN_CPU_CAPABILITY')
+    return (f'torch {torch.__version__}: {isa} kernels'
+            f'{f" (ATEN_CPU_CAPABILITY={forced})" if forced else ""}, '
+            f'{torch.get_num_threads()} threads')
+
+
 @pytest.fixture(scope='session')
 def synthetic_spin_root(tmp_path_factory):
     """A tiny synthetic SPIN dataset (8 train / 4 val images) in the real SPIN layout."""
