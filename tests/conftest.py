@@ -1,13 +1,10 @@
 """Shared fixtures: small generated datasets, made once per test session."""
 import os
 import os.path as osp
-import sys
 
 import pytest
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+from tests.helpers.tools import REPO_ROOT, tool_environment, train
 
 
 def pytest_report_header(config):
@@ -45,13 +42,9 @@ def repo_root():
 
 
 @pytest.fixture
-def tool_env(repo_root):
+def tool_env():
     """Environment for running tools/*.py in a subprocess, as a user would."""
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [repo_root, osp.join(repo_root, 'tests', 'tools'), env.get('PYTHONPATH', '')])
-    env.setdefault('OMP_NUM_THREADS', '1')
-    return env
+    return tool_environment()
 
 
 @pytest.fixture(autouse=True)
@@ -70,21 +63,12 @@ def mmseg_default_scope():
 def tiny_demo_run(tmp_path_factory, synthetic_spin_root):
     """A work dir trained by tools/train.py with tests/data/configs/tiny_demo.py (4 iterations,
     checkpoints iter_2.pth and iter_4.pth) on the tiny synthetic SPIN data, as a user runs it."""
-    import subprocess
     work_dir = tmp_path_factory.mktemp('tiny_demo_run')
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
-    env.setdefault('OMP_NUM_THREADS', '1')
-    args = [sys.executable, 'tools/train.py', 'tests/data/configs/tiny_demo.py', '--work-dir',
-            str(work_dir), '--cfg-options',
-            *[f'{split}_dataloader.dataset.data_root={synthetic_spin_root}'
-              for split in ('train', 'val', 'test')]]
-    proc = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=900)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    train(REPO_ROOT, tool_environment(), work_dir, synthetic_spin_root, timeout=900)
     return work_dir
 
 
 @pytest.fixture(scope='session')
 def tiny_config_dir():
-    """The tiny recognition and segmentation configs of tests/recognition/configs."""
-    return osp.join(REPO_ROOT, 'tests', 'recognition', 'configs')
+    """The tiny configs of tests/data/configs (recognition, segmentation, the tiny demo)."""
+    return osp.join(REPO_ROOT, 'tests', 'data', 'configs')

@@ -4,7 +4,6 @@ The fixture holds the reference's own state dicts (its key layout) and its
 per-stage outputs on fixed inputs; see fixtures/README.md for how they were
 made.
 """
-import os.path as osp
 
 import pytest
 import torch
@@ -13,9 +12,8 @@ import torch.nn.functional as F
 from cast.backbones import CAST
 from cast.backbones import superpixel_ops as ops
 from cast.backbones.checkpoint_converter import convert_cast_checkpoint
+from tests.helpers.reference import load_reference
 
-FIXTURE = osp.join(
-    osp.dirname(__file__), 'fixtures', 'cast_reference_tiny.pth')
 TOL = dict(atol=1e-4, rtol=1e-4)
 VARIANTS = {
     'cls': dict(pos_embed_type='sincos', feature_resize='nearest'),
@@ -25,7 +23,7 @@ VARIANTS = {
 
 @pytest.fixture(scope='module')
 def fixture():
-    return torch.load(FIXTURE, map_location='cpu', weights_only=True)
+    return load_reference()
 
 
 def build(fixture, variant, **kwargs):

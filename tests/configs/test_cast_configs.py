@@ -1,7 +1,8 @@
 """Every CAST config builds, trains one iteration and tests, on tiny data in the real layouts.
 
 The data is written in ADE20K's (ADEChallengeData2016) and Pascal Context's (VOC2010) folder
-layouts, so the configs run unchanged but for the data root and a 64-pixel crop.
+layouts, so the configs run unchanged but for the data root and a 64-pixel crop
+(tests.helpers.configs.shrink).
 """
 import copy
 import glob
@@ -17,11 +18,11 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 
 import cast  # noqa: F401
+from tests.helpers.configs import shrink
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'cast', '*_ade20k.py')) +
                  glob.glob(osp.join(REPO, 'configs', 'cast', '*_pascal-context*.py')))
-CROP = (64, 64)
 
 
 def scene(rng, height, width, num_classes):
@@ -78,32 +79,6 @@ def data_roots(tmp_path_factory):
     return dict(
         ade20k=write_ade20k(str(base / 'ADEChallengeData2016'), rng),
         pascal_context=write_pascal_context(str(base / 'VOC2010'), rng))
-
-
-def shrink(cfg, data_root, work_dir):
-    """Point the config at the tiny data and scale crops to 64 px; nothing else changes."""
-    cfg.work_dir = work_dir
-    cfg.model.backbone.init_cfg = None  # no pretrained file in tests
-    cfg.model.data_preprocessor.size = CROP
-    cfg.model.test_cfg.crop_size = CROP
-    cfg.model.test_cfg.stride = (48, 48)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg[loader]
-        loader.update(batch_size=2 if loader is cfg.train_dataloader else 1, num_workers=0,
-                      persistent_workers=False)
-        loader.dataset.data_root = data_root
-        for step in loader.dataset.pipeline:
-            if step.type in ('RandomResize', 'Resize'):
-                step.scale = (128, 64)
-            if step.type == 'RandomCrop':
-                step.crop_size = CROP
-            if step.type == 'Pad':
-                step.size = CROP
-    cfg.train_cfg.update(max_iters=1, val_interval=1)
-    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
-    cfg.default_hooks.checkpoint.interval = 1
-    cfg.default_hooks.logger.interval = 1
-    return cfg
 
 
 @pytest.mark.parametrize('config', CONFIGS, ids=osp.basename)

@@ -19,12 +19,12 @@ import cast  # noqa: F401
 import cast.visualization  # noqa: F401  (until cast/__init__.py imports it)
 from cast.datasets.synthetic import generate_synthetic_partimagenet, generate_synthetic_spin
 from mmseg.registry import DATASETS
+from tests.helpers.configs import shrink
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO, 'configs', 'cast')
 SPIN = osp.join(CONFIG_DIR, 'hier-upernet_cast-s_spin.py')
 PARTIMAGENET = osp.join(CONFIG_DIR, 'hier-upernet_cast-s_partimagenet.py')
-CROP = (64, 64)
 
 
 @pytest.fixture(scope='module')
@@ -45,34 +45,13 @@ def dataset_metainfo(cfg):
     return DATASETS.build(dataset_cfg).metainfo
 
 
-def shrink(cfg, data_root, work_dir):
-    """Point the config at the tiny data; classes per level from it, 64 px crops, 1 iteration."""
-    cfg.work_dir = work_dir
-    # a visualizer of its own: MMEngine keeps one instance per name ('visualizer' in MMSeg's
-    # runtime), and an earlier test's instance would save this run's pictures in its folder
-    cfg.visualizer.name = osp.basename(osp.dirname(work_dir)) + '_' + osp.basename(work_dir)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg[loader]
-        loader.update(num_workers=0, persistent_workers=False)
-        loader.dataset.data_root = data_root
-        for step in loader.dataset.pipeline:
-            if step.type in ('RandomResize', 'Resize'):
-                step.scale = (128, 64)
-            if step.type == 'RandomCrop':
-                step.crop_size = CROP
+def use_dataset_classes(cfg):
+    """The heads' classes per level from the generated data (the test dataset's metainfo)."""
     meta = dataset_metainfo(cfg)
     num_classes = [len(meta['level_classes'][level]) for level in meta['levels']]
     assert tuple(cfg.model.decode_head.levels) == tuple(meta['levels'])
     for head in (cfg.model.decode_head, cfg.model.auxiliary_head):
         head.num_classes = num_classes
-    cfg.model.backbone.init_cfg = None  # no pretrained file in tests
-    cfg.model.data_preprocessor.size = CROP
-    cfg.model.test_cfg.crop_size = CROP
-    cfg.model.test_cfg.stride = (48, 48)
-    cfg.train_cfg.update(max_iters=1, val_interval=1)
-    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
-    cfg.default_hooks.checkpoint.interval = 1
-    cfg.default_hooks.logger.interval = 1
     return cfg
 
 
@@ -105,7 +84,8 @@ def test_configs_match_the_datasets():
      (PARTIMAGENET, ['mIoU.object', 'mIoU.part', 'SpCS_P2O', 'SeCS'], False)],
     ids=['spin', 'partimagenet'])
 def test_config_trains_one_iteration_and_tests(config, keys, show, data_roots, tmp_path):
-    cfg = shrink(Config.fromfile(config), data_roots[config], str(tmp_path / 'work'))
+    cfg = use_dataset_classes(
+        shrink(Config.fromfile(config), data_roots[config], str(tmp_path / 'work')))
     show_dir = str(tmp_path / 'show')
     if show:  # what tools/test.py --show-dir does
         cfg.default_hooks.visualization.draw = True

@@ -9,6 +9,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+import cast  # noqa: F401  (registers CAST and MMPretrain's side: cast.recognition)
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MOCO = osp.join(REPO, 'configs', 'cast', 'mocov3_cast-s_in1k_paper.py')
 PROBE = osp.join(REPO, 'configs', 'cast',

@@ -14,7 +14,13 @@ import shutil
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
-from release_fixtures import (
+from spin import SPIN
+from spin.object_mapping import file_to_object_mapping
+
+import cast  # noqa: F401
+from cast.datasets import SPINDataset
+from cast.datasets.masks import make_lut
+from tests.helpers.spin_release import (
     ABSENT_SUBPARTS,
     LEVEL_FILES,
     SYNSET_SUPERCLASS,
@@ -23,12 +29,6 @@ from release_fixtures import (
     make_spin_release,
     save,
 )
-from spin import SPIN
-from spin.object_mapping import file_to_object_mapping
-
-import cast  # noqa: F401
-from cast.datasets import SPINDataset
-from cast.datasets.masks import make_lut
 
 LOAD = [dict(type='LoadHierarchicalAnnotations')]
 LEVELS = ('object', 'part', 'subpart')

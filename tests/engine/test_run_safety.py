@@ -1,5 +1,6 @@
 """cast.engine.run_safety on its own: which work dirs a new run refuses, and a signal that comes
-during a checkpoint write ends the process only once the file is whole."""
+during a checkpoint write ends the process only once the file is whole. The tools interrupted
+as users interrupt them: tests/tools/test_train_test_safety.py."""
 import os
 import os.path as osp
 import signal
@@ -11,6 +12,7 @@ import pytest
 from mmengine.config import Config
 
 from cast.engine.run_safety import check_work_dir, existing_checkpoints
+from tests.helpers.tools import process_gone
 
 
 def config(work_dir, **kwargs):
@@ -55,31 +57,19 @@ SCRIPT = textwrap.dedent('''
 
 
 @pytest.mark.parametrize('name', ['SIGINT', 'SIGTERM'])
-def test_a_signal_in_a_checkpoint_write_waits_for_the_file(name, tmp_path, repo_root):
+def test_a_signal_in_a_checkpoint_write_waits_for_the_file(name, tmp_path, repo_root,
+                                                           tool_env):
     out = tmp_path / 'file'
     proc = subprocess.run([sys.executable, '-c', SCRIPT.format(name=name), str(out)],
-                          cwd=repo_root, env=dict(os.environ, PYTHONPATH=repo_root),
-                          capture_output=True, text=True, timeout=60)
+                          cwd=repo_root, env=tool_env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 128 + getattr(signal, name), proc.stderr[-2000:]
     assert 'finishing the checkpoint being written' in proc.stderr
     assert osp.isfile(out) and out.read_text() == 'whole'
 
 
-def pid_gone(pid, timeout=10.0):
-    import time
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='prctl is Linux only')
 @pytest.mark.parametrize('install', [True, False])
-def test_a_worker_forked_as_its_parent_dies_does_not_outlive_it(install, tmp_path):
+def test_a_worker_forked_as_its_parent_dies_does_not_outlive_it(install, tmp_path, repo_root):
     """The race behind a SIGINT at validation start-up: a data loader worker forked just as the
     main process exits is not among the children it kills, and torch's watchdog then watches
     the adoptive parent. After SignalExit.install() it dies with its parent; without (the
@@ -98,11 +88,11 @@ def test_a_worker_forked_as_its_parent_dies_does_not_outlive_it(install, tmp_pat
     out = tmp_path / 'out.txt'
     with open(out, 'w') as f:  # a file, as the tools log (behind a pipe the orphan ended)
         proc = subprocess.run([sys.executable, '-c', script], stdout=f, stderr=subprocess.STDOUT,
-                              timeout=120, cwd=osp.dirname(osp.dirname(osp.dirname(__file__))))
+                              timeout=120, cwd=repo_root)
     assert proc.returncode == 0, out.read_text()[-3000:]
     pid = int(out.read_text().split()[-1])
     try:
-        assert pid_gone(pid) == install
+        assert process_gone(pid) == install
     finally:
         if not install:
             with __import__('contextlib').suppress(ProcessLookupError):

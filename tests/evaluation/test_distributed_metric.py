@@ -5,9 +5,9 @@ import socket
 import numpy as np
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from hier_maps import meta, random_samples
 
 from cast.evaluation import HierarchicalMetric
+from tests.helpers.hier_maps import meta, random_samples
 
 NUM_SAMPLES = 7  # odd: the second rank gets a padded duplicate, as with MMEngine's DefaultSampler
 

@@ -1,10 +1,10 @@
-"""HierarchicalMetric on hand-made 4x4 maps (expected values computed by hand, see hier_maps)."""
+"""HierarchicalMetric on hand-made 4x4 maps (expected values computed by hand, see
+tests/helpers/hier_maps.py)."""
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
-from hier_maps import GT_A, GT_B, HIERARCHY, LEVELS, PRED_A, PRED_B, X, meta, random_samples, sample
 from mmengine.structures import PixelData
 from PIL import Image
 
@@ -14,6 +14,18 @@ from cast.structures import ClassHierarchy
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 from mmseg.structures import SegDataSample
+from tests.helpers.hier_maps import (
+    GT_A,
+    GT_B,
+    HIERARCHY,
+    LEVELS,
+    PRED_A,
+    PRED_B,
+    X,
+    meta,
+    random_samples,
+    sample,
+)
 
 
 def evaluate(metric, samples):
@@ -25,7 +37,7 @@ def r2(x):
     return round(100 * x, 2)
 
 
-# Expected values, worked out pixel by pixel in the comments of hier_maps.py's maps.
+# Expected values, worked out pixel by pixel in the comments of tests/helpers/hier_maps.py's maps.
 EXPECTED = {
     # object: IoU background 12/17, animal 3/4, car 7/11, boat absent (nan, skipped)
     'mIoU.object': r2((12 / 17 + 3 / 4 + 7 / 11) / 3),

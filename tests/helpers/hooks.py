@@ -1,4 +1,5 @@
-"""A hook that interrupts training, imported by the resume test through ``custom_imports``."""
+"""Hooks that interrupt or mark a tiny training run, imported by the configs of tests/data/configs
+through ``custom_imports`` (``tests.helpers.hooks``, the repository root on ``PYTHONPATH``)."""
 import time
 
 from mmengine.hooks import Hook

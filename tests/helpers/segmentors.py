@@ -1,4 +1,5 @@
-"""Tiny models and data samples shared by the segmentor tests."""
+"""Tiny models and data samples shared by the segmentor tests (classes of
+:mod:`tests.helpers.hierarchies`' tree)."""
 from typing import Sequence, Tuple
 
 import torch
@@ -12,15 +13,11 @@ from torch import Tensor
 import cast  # noqa: F401  (registers CAST, the heads and segmentors)
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from tests.helpers.hierarchies import LEVELS, NUM_CLASSES
 
 # as configs do with default_scope='mmseg': nested configs (the segmentor's
 # data_preprocessor) are built from MMSeg's registries
 init_default_scope('mmseg')
-
-LEVELS = ('object', 'part', 'subpart')
-NUM_CLASSES = dict(object=3, part=5, subpart=7)
-# part k -> object, subpart j -> part (entry 0: background -> background)
-HIERARCHY = dict(part=(0, 1, 1, 2, 2), subpart=(0, 1, 2, 2, 3, 4, 4))
 
 TINY_CAST = dict(
     type='CAST',

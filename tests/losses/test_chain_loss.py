@@ -1,17 +1,12 @@
 """ChainLikelihoodLoss against the likelihood computed by enumerating every chain."""
 
-import os.path as osp
-import sys
-
 import pytest
 import torch
 
 from cast.losses import ChainLikelihoodLoss
 from cast.structures import ClassHierarchy
 from mmseg.registry import MODELS
-
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'structures'))
-from hierarchies import brute_force_chains, chain_scores, dag, tree  # noqa: E402
+from tests.helpers.hierarchies import brute_force_chains, chain_scores, dag, tree
 
 X = 255
 

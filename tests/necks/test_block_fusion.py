@@ -2,7 +2,6 @@
 config loading a reference-layout Segmenter checkpoint (backbone,
 block_fusion, decoder) with no missing key."""
 import os.path as osp
-import runpy
 from collections import OrderedDict
 
 import pytest
@@ -15,16 +14,16 @@ from cast.backbones import CAST
 from cast.backbones.checkpoint_converter import convert_cast_checkpoint
 from cast.necks import BlockFusionNeck
 from mmseg.registry import MODELS
+from tests.helpers.reference import load_reference
+from tests.helpers.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-FIXTURE = osp.join(ROOT, 'tests', 'backbones', 'fixtures',
-                   'cast_reference_tiny.pth')
 NUM_CLASSES = 3
 
 
 @pytest.fixture(scope='module')
 def fixture():
-    return torch.load(FIXTURE, map_location='cpu', weights_only=True)
+    return load_reference()
 
 
 def reference_decoder(dims=48, num_classes=NUM_CLASSES, seed=0):
@@ -131,8 +130,7 @@ def test_segmenter_config_loads_a_reference_segmenter_checkpoint(
     model_state.update(('decoder.' + k, v) for k, v in decoder.items())
     src, dst = tmp_path / 'segmenter.pth', tmp_path / 'converted.pth'
     torch.save(dict(model=model_state, epoch=63), src)
-    runpy.run_path(osp.join(ROOT, 'tools', 'model_converters',
-                            'cast2mmseg.py'))['main']([str(src), str(dst)])
+    load_tool('model_converters/cast2mmseg.py').main([str(src), str(dst)])
 
     model = MODELS.build(tiny_segmenter_cfg(fixture))
     load_checkpoint(model, str(dst), strict=True)  # raises on any mismatch
@@ -170,8 +168,7 @@ def test_deit_checkpoint_leaves_only_neck_and_head_to_train(fixture, tmp_path):
     deit = {k: v for k, v in fixture['seg']['state_dict'].items()
             if not k.startswith('block_fusion.')}
     torch.save(dict(model=deit), src)
-    runpy.run_path(osp.join(ROOT, 'tools', 'model_converters',
-                            'cast2mmseg.py'))['main']([str(src), str(dst)])
+    load_tool('model_converters/cast2mmseg.py').main([str(src), str(dst)])
     keys = torch.load(dst, weights_only=True)['state_dict']
     assert keys and all(k.startswith('backbone.') for k in keys)
     cfg = tiny_segmenter_cfg(fixture)

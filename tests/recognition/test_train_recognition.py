@@ -1,10 +1,7 @@
 """The recognition configs through the tools, as users run them (real MMEngine runners, a few
 iterations on a tiny synthetic ImageNet-layout folder), and their checkpoints loaded into the
 segmentation backbone."""
-import os
 import os.path as osp
-import runpy
-import subprocess
 import sys
 
 import pytest
@@ -14,33 +11,26 @@ from mmpretrain.models.utils import resize_pos_embed
 
 from cast.backbones.checkpoint_converter import convert_cast_checkpoint
 from mmseg.registry import MODELS as SEG_MODELS
+from tests.helpers.tools import data_options, load_tool, run_tool, tool_environment
 
 TINY_ARCH = dict(embed_dims=48, num_layers=[1, 1, 1, 1], num_heads=12)
 
 
-def data_options(root, splits):
-    opts = []
-    for split in splits:
-        opts += [f'{split}_dataloader.dataset.data_root={root}',
-                 f'{split}_dataloader.dataset.classes={root}/meta/classes.txt']
-    return opts
-
-
-def run(args, repo_root, timeout=600):
-    env = dict(os.environ, PYTHONPATH=repo_root, OMP_NUM_THREADS='1')
-    proc = subprocess.run(args, cwd=repo_root, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    return proc.stdout + proc.stderr
+def imagenet_options(root, splits):
+    """``--cfg-options`` values for the ImageNet-layout folder: its root and class list."""
+    return data_options(root, splits) + [
+        f'{split}_dataloader.dataset.classes={root}/meta/classes.txt' for split in splits]
 
 
 @pytest.fixture(scope='module')
 def deit_ckpt(tmp_path_factory, synthetic_imagenet_root, repo_root, tiny_config_dir):
     """tools/train.py on the tiny DeiT config: 2 iterations + validation."""
     work_dir = tmp_path_factory.mktemp('deit')
-    out = run([sys.executable, 'tools/train.py', osp.join(tiny_config_dir, 'tiny_cast_deit.py'),
-               '--work-dir', str(work_dir), '--cfg-options',
-               *data_options(synthetic_imagenet_root, ('train', 'val'))], repo_root)
+    _, out = run_tool([sys.executable, 'tools/train.py',
+                       osp.join(tiny_config_dir, 'tiny_cast_deit.py'), '--work-dir', str(work_dir),
+                       '--cfg-options',
+                       *imagenet_options(synthetic_imagenet_root, ('train', 'val'))],
+                      repo_root, tool_environment())
     assert 'accuracy/top1' in out
     return str(work_dir / 'epoch_1.pth')
 
@@ -51,10 +41,10 @@ def moco_ckpt(tmp_path_factory, synthetic_imagenet_root, repo_root, tiny_config_
     work_dir = tmp_path_factory.mktemp('moco')
     views = [f'train_dataloader.dataset.pipeline.1.transforms.{v}.0.scale=64' for v in (0, 1)]
     env_python = f'PYTHON={sys.executable}'
-    run(['env', env_python, 'PORT=29731', 'bash', 'tools/dist_train.sh',
-         osp.join(tiny_config_dir, 'tiny_mocov3_cast.py'), '1', '--work-dir', str(work_dir),
-         '--cfg-options', *views,
-         *data_options(synthetic_imagenet_root, ('train', ))], repo_root)
+    run_tool(['env', env_python, 'PORT=29731', 'bash', 'tools/dist_train.sh',
+              osp.join(tiny_config_dir, 'tiny_mocov3_cast.py'), '1', '--work-dir', str(work_dir),
+              '--cfg-options', *views, *imagenet_options(synthetic_imagenet_root, ('train', ))],
+             repo_root, tool_environment())
     return str(work_dir / 'epoch_1.pth')
 
 
@@ -127,7 +117,7 @@ def test_deit_checkpoint_initialises_segmentation(deit_ckpt, repo_root, tmp_path
     converted, report = convert_cast_checkpoint(torch.load(deit_ckpt, weights_only=True))
     assert set(converted) == set(source) and report['prefix'] == 'backbone.'
     assert report['pos_embed_type'] == 'learned'
-    tool = runpy.run_path(osp.join(repo_root, 'tools/model_converters/cast2mmseg.py'))['main']
+    tool = load_tool('model_converters/cast2mmseg.py').main
     dst = str(tmp_path / 'cast-s_deit.pth')
     tool([deit_ckpt, dst])
     again = seg_backbone(repo_root, dst).state_dict()

@@ -5,11 +5,12 @@ import copy
 import pytest
 import torch
 from mmengine.structures import PixelData
-from seg_helpers import LEVELS, PREPROCESSOR, grid_superpixels, make_batch
 
 from cast.segmentors import CASTSegDataPreProcessor
 from cast.utils import pad_superpixels
 from mmseg.registry import MODELS
+from tests.helpers.hierarchies import LEVELS
+from tests.helpers.segmentors import PREPROCESSOR, grid_superpixels, make_batch
 
 
 def build(**kwargs):

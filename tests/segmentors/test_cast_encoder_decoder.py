@@ -7,11 +7,17 @@ import pytest
 import torch
 from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
-from seg_helpers import PREPROCESSOR, TINY_CAST, grid_superpixels, make_batch, uper_head
 
 from cast.segmentors import CASTEncoderDecoder
 from cast.utils import relabel_consecutive
 from mmseg.registry import MODELS
+from tests.helpers.segmentors import (
+    PREPROCESSOR,
+    TINY_CAST,
+    grid_superpixels,
+    make_batch,
+    uper_head,
+)
 
 
 def build(backbone=TINY_CAST, mode='whole', in_channels=48, **test_cfg):

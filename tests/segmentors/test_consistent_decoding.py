@@ -4,18 +4,18 @@ by construction; joint is never worse in total score than greedy."""
 import pytest
 import torch
 import torch.nn.functional as F
-from seg_helpers import HIERARCHY, LEVELS, NUM_CLASSES
 
 from cast.evaluation import HierarchicalMetric
 from cast.segmentors import greedy_argmax, joint_argmax
 from cast.segmentors.consistent_decoding import decode_levels
 from cast.structures import ClassHierarchy
+from tests.helpers.hierarchies import LEVELS, NUM_CLASSES, TREE
 
 MULTI = dict(part=((0, ), (1, ), (1, 2), (2, ), (2, )),
              subpart=((0, ), (1, ), (2, ), (2, 3), (4, ), (4, ), (3, 4)))
 
 
-def hierarchy(parents=HIERARCHY, levels=LEVELS):
+def hierarchy(parents=TREE, levels=LEVELS):
     return ClassHierarchy(levels, {lv: parents[lv] for lv in levels[1:]},
                           num_classes={lv: NUM_CLASSES[lv] for lv in levels})
 
@@ -46,7 +46,7 @@ def test_joint_lets_a_confident_part_overrule_an_unsure_object():
     assert [p.item() for p in joint_argmax([obj, part], h)] == [1, 1]
 
 
-@pytest.mark.parametrize('parents', [HIERARCHY, MULTI], ids=['tree', 'dag'])
+@pytest.mark.parametrize('parents', [TREE, MULTI], ids=['tree', 'dag'])
 @pytest.mark.parametrize('decoding', ['greedy', 'joint'])
 def test_random_logits_give_valid_chains(parents, decoding):
     torch.manual_seed(0)
@@ -70,7 +70,7 @@ def test_joint_total_score_is_never_below_greedy():
     assert (joint >= greedy - 1e-5).all() and (joint > greedy + 1e-3).any()
 
 
-@pytest.mark.parametrize('parents', [HIERARCHY, MULTI], ids=['tree', 'dag'])
+@pytest.mark.parametrize('parents', [TREE, MULTI], ids=['tree', 'dag'])
 @pytest.mark.parametrize('decoding', ['greedy', 'joint'])
 def test_consistency_scores_are_100_by_construction(parents, decoding):
     """SpCS (both pairs) and SeCS of consistently decoded random logits, against random ground
@@ -106,7 +106,7 @@ def test_consistency_scores_are_100_by_construction(parents, decoding):
 
 
 def test_child_of_background_is_never_predicted():
-    h = hierarchy(dict(HIERARCHY, part=(0, 0, 1, 2, 2)), levels=('object', 'part'))
+    h = hierarchy(dict(TREE, part=(0, 0, 1, 2, 2)), levels=('object', 'part'))
     assert not h.allowed_children('part')[1].any()
     parent = torch.randn(3, 4, 4)
     child = torch.zeros(5, 4, 4)

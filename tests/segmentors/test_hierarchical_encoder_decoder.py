@@ -6,18 +6,11 @@ import numpy as np
 import pytest
 import torch
 from mmengine.optim import OptimWrapper
-from seg_helpers import (
-    HIERARCHY,
-    LEVELS,
-    NUM_CLASSES,
-    PREPROCESSOR,
-    TINY_CAST,
-    make_batch,
-    uper_head,
-)
 
 from cast.segmentors import HierarchicalEncoderDecoder
 from mmseg.registry import MODELS
+from tests.helpers.hierarchies import LEVELS, NUM_CLASSES, TREE
+from tests.helpers.segmentors import PREPROCESSOR, TINY_CAST, make_batch, uper_head
 
 WEIGHTS = dict(object=1.0, part=0.5, subpart=0.25)
 
@@ -43,7 +36,7 @@ def build(mode='whole', **kwargs):
     return MODELS.build(cfg)
 
 
-def assert_valid_chains(sample, hierarchy=HIERARCHY):
+def assert_valid_chains(sample, hierarchy=TREE):
     for parent, child in zip(LEVELS[:-1], LEVELS[1:]):
         p = sample.get(f'pred_seg_{parent}').data[0]
         c = sample.get(f'pred_seg_{child}').data[0]
@@ -101,7 +94,7 @@ def favour(model, **classes):
 def invalid_chain_pixels(sample, parent, child):
     p = sample.get(f'pred_seg_{parent}').data[0]
     c = sample.get(f'pred_seg_{child}').data[0]
-    ok = torch.where(c > 0, torch.tensor(HIERARCHY[child])[c] == p, p >= 0)
+    ok = torch.where(c > 0, torch.tensor(TREE[child])[c] == p, p >= 0)
     return int((~ok).sum())
 
 
@@ -115,7 +108,7 @@ def test_consistent_decoding_gives_only_valid_chains(decoding):
     with torch.no_grad():
         free_out = free.test_step(copy.deepcopy(data))
     assert invalid_chain_pixels(free_out[0], 'object', 'part') > 0
-    model = build(decoding=decoding, hierarchy=HIERARCHY).eval()
+    model = build(decoding=decoding, hierarchy=TREE).eval()
     favour(model, **bias)
     with torch.no_grad():
         out = model.test_step(copy.deepcopy(data))
@@ -137,13 +130,13 @@ def test_consistent_decoding_takes_hierarchy_from_dataset_meta():
     with pytest.raises(KeyError, match='hierarchy'):
         with torch.no_grad():
             model.test_step(copy.deepcopy(data))
-    model.dataset_meta = dict(hierarchy=HIERARCHY, levels=LEVELS)
+    model.dataset_meta = dict(hierarchy=TREE, levels=LEVELS)
     with torch.no_grad():
         assert_valid_chains(model.test_step(data)[0])
 
 
 def test_slide_inference_every_level():
-    model = build(mode='slide', decoding='joint', hierarchy=HIERARCHY).eval()
+    model = build(mode='slide', decoding='joint', hierarchy=TREE).eval()
     data = make_batch([(40, 56)])
     with torch.no_grad():
         sample = model.test_step(data)[0]
@@ -153,20 +146,12 @@ def test_slide_inference_every_level():
     assert_valid_chains(sample)
 
 
-def test_consistent_decoding_is_a_deprecated_alias():
-    with pytest.warns(DeprecationWarning, match="decoding='greedy'"):
-        assert build(consistent_decoding=True).decoding == 'greedy'
-    with pytest.warns(DeprecationWarning):
-        assert build(consistent_decoding=False).decoding == 'independent'
-    with pytest.warns(DeprecationWarning, match='ignored'):
-        model = build(consistent_decoding=True, decoding='joint')
-    assert model.decoding == 'joint' and model.consistent_decoding
-    assert build().decoding == 'independent' and not build().consistent_decoding
+def test_decoding_is_checked():
+    model = build(decoding='joint')
+    assert model.decoding == 'joint'
+    assert build().decoding == 'independent'
     with pytest.raises(ValueError, match='decoding must be one of'):
         build(decoding='best')
-    with pytest.warns(DeprecationWarning):
-        model.consistent_decoding = True
-    assert model.decoding == 'greedy'
     model.decoding = 'independent'  # checked on assignment too
     with pytest.raises(ValueError, match='decoding must be one of'):
         model.decoding = True
@@ -183,7 +168,7 @@ def test_hierarchy_loss_trains_with_the_dataset_hierarchy(shared):
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
     with pytest.raises(KeyError, match='ChainLikelihoodLoss|hierarchy_loss'):
         model.train_step(copy.deepcopy(batch), optim)
-    model.dataset_meta = dict(levels=LEVELS, hierarchy=HIERARCHY)
+    model.dataset_meta = dict(levels=LEVELS, hierarchy=TREE)
     data = model.data_preprocessor(copy.deepcopy(batch), True)
     losses = model(**data, mode='loss')
     assert {'decode.loss_chain', 'decode.loss_chain_dropped', 'decode.loss_ce_subpart'} <= \
@@ -208,7 +193,7 @@ def test_bad_configs_raise():
     with pytest.raises(TypeError, match='hierarchical decode head'):
         build(decode_head=uper_head())
     with pytest.raises(ValueError, match='hierarchy'):
-        build(hierarchy=dict(HIERARCHY, part=(0, 1, 1, 7, 2)))
+        build(hierarchy=dict(TREE, part=(0, 1, 1, 7, 2)))
 
 
 def test_pipeline_to_training_and_prediction():
@@ -245,7 +230,7 @@ def test_pipeline_to_training_and_prediction():
                 data_samples=[p['data_samples'] for p in packed])
     for sample in data['data_samples']:
         assert 'superpixels' in sample and 'gt_seg_subpart' in sample
-    model = build(decoding='greedy', hierarchy=HIERARCHY)
+    model = build(decoding='greedy', hierarchy=TREE)
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
     log_vars = model.train_step(copy.deepcopy(data), optim)
     assert torch.isfinite(log_vars['loss'])

@@ -1,18 +1,18 @@
 """Exactness of the chain dynamic programmes against brute-force enumeration of all chains.
 
 The brute force tries every tuple of classes (itertools.product), keeps those the chain rule
-(spelled out in hierarchies.is_valid_chain) allows, and scores each one: the best chain per
-pixel (first maximum, i.e. the lexicographically smallest among ties) and the log-sum-exp.
+(spelled out in tests.helpers.hierarchies.is_valid_chain) allows, and scores each one: the best
+chain per pixel (first maximum, i.e. the lexicographically smallest among ties) and the log-sum-exp.
 """
 import zlib
 
 import pytest
 import torch
 import torch.nn.functional as F
-from hierarchies import brute_force_chains, chain_scores, dag, random_hierarchy, tree
 
 from cast.segmentors import joint_argmax
 from cast.structures import ClassHierarchy, best_chains, chain_completions, chain_logsumexp
+from tests.helpers.hierarchies import brute_force_chains, chain_scores, dag, random_hierarchy, tree
 
 CASES = [
     ('tree', tree),

@@ -1,7 +1,9 @@
 """ClassHierarchy: validation with errors naming level and class, relations, chains, meta."""
 import pytest
 import torch
-from hierarchies import (
+
+from cast.structures import ClassHierarchy, pair_names
+from tests.helpers.hierarchies import (
     DAG,
     LEVELS,
     NUM_CLASSES,
@@ -11,8 +13,6 @@ from hierarchies import (
     random_hierarchy,
     tree,
 )
-
-from cast.structures import ClassHierarchy, pair_names
 
 NAMES = dict(object=('background', 'animal', 'car'),
              part=('background', 'head', 'body', 'wheel', 'door'),

@@ -1,9 +1,8 @@
 """tools/model_converters/cast2mmseg.py on checkpoints in the reference's
-layouts (MoCo v3, DeiT, Segmenter), loaded back through init_cfg."""
+layouts (MoCo v3, DeiT, Segmenter), loaded back through init_cfg. The conversion
+itself (cast.backbones.checkpoint_converter): tests/backbones/test_checkpoint_converter.py."""
 import argparse
 import fractions
-import os.path as osp
-import runpy
 from collections import OrderedDict
 
 import cast  # noqa: F401  (first: makes torchvision importable for mmpretrain)
@@ -14,22 +13,18 @@ import torch
 from mmpretrain.models.utils import resize_pos_embed
 
 from cast.backbones import CAST
-from cast.backbones.checkpoint_converter import convert_cast_checkpoint
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(ROOT, 'tools', 'model_converters', 'cast2mmseg.py')
-FIXTURE = osp.join(ROOT, 'tests', 'backbones', 'fixtures',
-                   'cast_reference_tiny.pth')
+from tests.helpers.reference import load_reference
+from tests.helpers.tools import load_tool
 
 
 @pytest.fixture(scope='module')
 def fixture():
-    return torch.load(FIXTURE, map_location='cpu', weights_only=True)
+    return load_reference()
 
 
 @pytest.fixture(scope='module')
 def tool_main():
-    return runpy.run_path(TOOL)['main']
+    return load_tool('model_converters/cast2mmseg.py').main
 
 
 def moco_form(state_dict):
@@ -110,26 +105,6 @@ def test_never_overwrites_without_force(fixture, tool_main, tmp_path):
     assert 'state_dict' in torch.load(dst, weights_only=True)
 
 
-def test_each_block_kept_once(fixture):
-    raw = fixture['seg']['state_dict']
-    state_dict, report = convert_cast_checkpoint(raw)
-    assert not any(k.startswith('blocks') for k in state_dict)
-    qkv = [k for k in state_dict if k.endswith('blocks.0.attn.qkv.weight')]
-    assert sorted(qkv) == [f'stages.{s}.blocks.0.attn.qkv.weight'
-                           for s in range(4)]
-    assert 'stages.0.blocks.1.ffn.layers.0.0.weight' in state_dict
-    assert torch.equal(state_dict['stages.3.blocks.0.ln1.weight'],
-                       raw['blocks.4.norm1.weight'])
-    assert report['pos_embed_type'] == 'learned'
-    # block_fusion goes to the neck, nothing of it is dropped
-    assert not [k for k in report['dropped'] if 'block_fusion' in k]
-    assert torch.equal(report['neck']['proj.weight'],
-                       raw['block_fusion.proj_blocks.2.weight'])
-    assert set(report['neck']) == {
-        'norm.weight', 'norm.bias', 'norm.running_mean', 'norm.running_var',
-        'norm.num_batches_tracked', 'proj.weight', 'proj.bias'}
-
-
 def test_position_table_resized_for_another_grid(fixture, tool_main,
                                                  tmp_path):
     src = tmp_path / 'deit.pth'
@@ -148,53 +123,8 @@ def test_position_table_resized_for_another_grid(fixture, tool_main,
     torch.testing.assert_close(state_dict['backbone.pos_embed'], expected)
 
 
-def test_depths_needed_without_stage_views(fixture):
-    raw = {k: v for k, v in fixture['cls']['state_dict'].items()
-           if not k[len('blocks'):len('blocks') + 1].isdigit()}
-    with pytest.raises(ValueError, match='pass depths'):
-        convert_cast_checkpoint(raw)
-    state_dict, _ = convert_cast_checkpoint(raw, depths=[2, 1, 1, 1])
-    reference, _ = convert_cast_checkpoint(fixture['cls']['state_dict'])
-    assert set(state_dict) == set(reference)
-
-
-def test_already_converted_is_returned(fixture):
-    state_dict, _ = convert_cast_checkpoint(fixture['seg']['state_dict'])
-    wrapped = {'backbone.' + k: v for k, v in state_dict.items()}
-    wrapped['decode_head.conv_seg.weight'] = torch.zeros(1)
-    again, report = convert_cast_checkpoint(dict(state_dict=wrapped))
-    assert set(again) == set(state_dict)
-    # only a Segmenter model's neck and head are kept beside the backbone
-    assert report['dropped'] == ['decode_head.conv_seg.weight']
-    assert not report['decode_head'] and not report['neck']
-    segmenter = dict(wrapped)
-    del segmenter['decode_head.conv_seg.weight']
-    head = {'cls_emb': torch.zeros(1, 3, 48), 'dec_proj.weight': torch.zeros(
-        48, 48), 'patch_proj.weight': torch.zeros(48, 48)}
-    segmenter.update({'decode_head.' + k: v for k, v in head.items()})
-    segmenter.update({'neck.norm.weight': torch.ones(192),
-                      'neck.proj.weight': torch.zeros(48, 192)})
-    segmenter['auxiliary_head.conv_seg.weight'] = torch.zeros(1)
-    _, report = convert_cast_checkpoint(dict(state_dict=segmenter))
-    assert report['dropped'] == ['auxiliary_head.conv_seg.weight']
-    assert set(report['decode_head']) == set(head)
-    assert set(report['neck']) == {'norm.weight', 'proj.weight'}
-
-
-def test_bad_checkpoints_raise(fixture, tool_main, tmp_path):
+def test_pickled_or_missing_files_are_refused(fixture, tool_main, tmp_path):
     raw = dict(fixture['cls']['state_dict'])
-    with pytest.raises(KeyError, match='no CAST encoder'):
-        convert_cast_checkpoint({'head.weight': torch.zeros(1)})
-    with pytest.raises(KeyError, match='no state dict'):
-        convert_cast_checkpoint({'epoch': 3})
-    with pytest.raises(KeyError, match='unknown CAST encoder key'):
-        convert_cast_checkpoint(dict(raw, extra_table=torch.zeros(1)))
-    with pytest.raises(ValueError, match='pe_token'):
-        convert_cast_checkpoint(dict(raw, pe_token=torch.ones(1, 1, 48)))
-    changed = dict(raw)
-    changed['blocks.0.norm1.weight'] = changed['blocks.0.norm1.weight'] + 1
-    with pytest.raises(ValueError, match='differs from its stage view'):
-        convert_cast_checkpoint(changed)
     # A pickled object outside the allow-list is refused by default.
     src = tmp_path / 'pickled.pth'
     torch.save(dict(model=raw, extra=fractions.Fraction(1, 3)), src)

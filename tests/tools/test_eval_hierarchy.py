@@ -1,5 +1,4 @@
 """tools/eval_hierarchy.py on the synthetic SPIN and PartImageNet data."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -12,22 +11,16 @@ import pytest
 from PIL import Image
 
 from cast.datasets import generate_synthetic_partimagenet, generate_synthetic_spin
+from tests.helpers.tools import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'eval_hierarchy.py')
 SCORES = ('mIoU.object', 'mIoU.part', 'mIoU.subpart', 'SpCS_S2P', 'SpCS_P2O', 'SeCS')
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('eval_hierarchy', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def tool():
-    return load_tool()
+    return load_tool('eval_hierarchy.py')
 
 
 @pytest.fixture(scope='module')

@@ -4,7 +4,6 @@ spin-api writes the label maps other SPIN code scores with (``rasterize_dataset`
 ids, background 158 / 40 / 0); ``--pred-format spin`` scores them without conversion.
 """
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -18,18 +17,11 @@ import pytest
 from PIL import Image
 from spin import SPIN
 
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'datasets'))
-from release_fixtures import load, make_spin_release, save  # noqa: E402
+from tests.helpers.spin_release import load, make_spin_release, save
+from tests.helpers.tools import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCORES = ('mIoU.object', 'mIoU.part', 'mIoU.subpart', 'SpCS_S2P', 'SpCS_P2O', 'SeCS')
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -50,7 +42,7 @@ def spin_api_maps(release, tmp_path_factory):
 
 @pytest.mark.parametrize('object_level', ['superclass', 'class'])
 def test_ground_truth_scores_100_both_formats(release, spin_api_maps, tmp_path, object_level):
-    tool = load_tool('eval_hierarchy')
+    tool = load_tool('eval_hierarchy.py')
     args = ['--dataset', 'spin', '--data-root', release, '--split', 'val',
             '--dataset-options', f'object_level={object_level}']
     ours = str(tmp_path / 'ours')
@@ -62,7 +54,7 @@ def test_ground_truth_scores_100_both_formats(release, spin_api_maps, tmp_path, 
 
 
 def test_spin_format_wrong_values_name_the_file(release, spin_api_maps, tmp_path):
-    tool = load_tool('eval_hierarchy')
+    tool = load_tool('eval_hierarchy.py')
     pred = str(tmp_path / 'pred')
     shutil.copytree(spin_api_maps, pred)
     path = osp.join(pred, 'val_part', sorted(os.listdir(osp.join(pred, 'val_part')))[0])

@@ -3,32 +3,12 @@ import glob
 import json
 import os.path as osp
 import shutil
-import subprocess
 import sys
 
 import pytest
 import torch
 
-CONFIG = 'tests/data/configs/tiny_demo.py'
-
-
-def data_options(root):
-    return [f'{split}_dataloader.dataset.data_root={root}' for split in ('train', 'val', 'test')]
-
-
-def run_tool(args, repo_root, env, expect_ok=True, timeout=600):
-    proc = subprocess.run(args, cwd=repo_root, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    output = proc.stdout + proc.stderr
-    if expect_ok:
-        assert proc.returncode == 0, output[-6000:]
-    return proc.returncode, output
-
-
-def train(repo_root, env, work_dir, root, *extra, config=CONFIG, expect_ok=True):
-    args = [sys.executable, 'tools/train.py', config, '--work-dir', str(work_dir),
-            '--cfg-options', *data_options(root), *extra]
-    return run_tool(args, repo_root, env, expect_ok)
+from tests.helpers.tools import TINY_DEMO, data_options, run_tool, train
 
 
 def load_weights(path):
@@ -62,7 +42,7 @@ def test_train_writes_checkpoints_and_validates(trained):
 
 def test_test_tool_eval_selection(trained, synthetic_spin_root, repo_root, tool_env, tmp_path):
     ckpt = osp.join(trained, 'iter_4.pth')
-    base = [sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir', str(tmp_path)]
+    base = [sys.executable, 'tools/test.py', TINY_DEMO, ckpt, '--work-dir', str(tmp_path)]
     _, out = run_tool(base + ['--eval', 'mIoU', 'SpCS', 'SeCS', '--show-dir', str(tmp_path / 'vis'),
                               '--cfg-options', *data_options(synthetic_spin_root)],
                       repo_root, tool_env)
@@ -86,14 +66,15 @@ def test_test_tool_joint_decoding(trained, synthetic_spin_root, repo_root, tool_
     """tools/test.py ... --cfg-options model.decoding=joint on a trained checkpoint: every
     predicted chain is valid, so SpCS and SeCS are 100 (nan only where nothing is predicted)."""
     ckpt = osp.join(trained, 'iter_4.pth')
-    _, out = run_tool([sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir', str(tmp_path),
-                       '--eval', 'mIoU', 'SpCS', 'SeCS', '--cfg-options', 'model.decoding=joint',
-                       *data_options(synthetic_spin_root)], repo_root, tool_env)
+    _, out = run_tool([sys.executable, 'tools/test.py', TINY_DEMO, ckpt, '--work-dir',
+                       str(tmp_path), '--eval', 'mIoU', 'SpCS', 'SeCS', '--cfg-options',
+                       'model.decoding=joint', *data_options(synthetic_spin_root)],
+                      repo_root, tool_env)
     scalars = last_scalars(tmp_path)
     for key in ('SpCS_S2P', 'SpCS_P2O', 'SeCS'):
         assert scalars[key] == 100 or scalars[key] != scalars[key], (key, out[-2000:])
     assert {'mIoU.object', 'mIoU.part', 'mIoU.subpart'} <= set(scalars)
-    code, out = run_tool([sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir',
+    code, out = run_tool([sys.executable, 'tools/test.py', TINY_DEMO, ckpt, '--work-dir',
                           str(tmp_path), '--cfg-options', 'model.decoding=best',
                           *data_options(synthetic_spin_root)], repo_root, tool_env,
                          expect_ok=False)
@@ -139,7 +120,7 @@ def test_dist_train_two_processes_on_cpu(tmp_path, synthetic_spin_root, repo_roo
     env = dict(tool_env, PYTHON=sys.executable, PORT='29517')
     # SyncBN as the UperNet/SegFormer configs ask: without CUDA it must become BN (torch's
     # SyncBatchNorm refuses CPU tensors in a distributed run)
-    args = ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(tmp_path),
+    args = ['bash', 'tools/dist_train.sh', TINY_DEMO, '2', '--work-dir', str(tmp_path),
             '--cfg-options', *data_options(synthetic_spin_root), 'train_cfg.max_iters=2',
             'train_cfg.val_interval=2', 'param_scheduler.0.end=2',
             'model.decode_head.decode_head.norm_cfg.type=SyncBN']

@@ -1,5 +1,8 @@
 """Nothing lost, nothing hung: tools/train.py and tools/test.py run as users run them (real
-runners, data loader workers) on tiny data, then interrupted, refused or logged."""
+runners, data loader workers) on tiny data, then interrupted, refused or logged.
+
+cast.engine.run_safety's own tests (which work dirs are refused, a signal during a checkpoint
+write) are in tests/engine/test_run_safety.py."""
 import glob
 import hashlib
 import importlib.util
@@ -13,7 +16,8 @@ import time
 
 import pytest
 import torch
-from test_train_test import data_options, train
+
+from tests.helpers.tools import data_options, process_gone, train
 
 WORKERS_CONFIG = 'tests/data/configs/tiny_demo_workers.py'
 EXIT_WITHIN = 30  # seconds from the signal to the end of the process (it takes about one)
@@ -39,18 +43,6 @@ def wait_for(path, proc, log_path, timeout=600):
         time.sleep(0.05)
 
 
-def group_gone(pgid, timeout=15):
-    """True once no process of the group is left (data loader workers included)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def interrupt(args, mark, signum, to_group, repo_root, env, tmp_path, delay=0.0):
     """Run a tool until it writes ``mark``, send ``signum`` (to its whole process group, as
     Ctrl-C does, or to the main process, as ``kill`` does) and time its end."""
@@ -68,7 +60,8 @@ def interrupt(args, mark, signum, to_group, repo_root, env, tmp_path, delay=0.0)
             raise AssertionError(f'still running {EXIT_WITHIN} s after the signal:\n' +
                                  open(log_path).read()[-4000:])
     output = open(log_path).read()
-    assert group_gone(proc.pid), 'data loader workers outlived the process'
+    assert process_gone(proc.pid, group=True, timeout=15, poll=0.1), \
+        'data loader workers outlived the process'
     return code, time.time() - sent, output
 
 

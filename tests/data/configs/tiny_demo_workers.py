@@ -3,7 +3,7 @@
 # SIGINT/SIGTERM at that moment. The mark file is set with --cfg-options custom_hooks.1.path=...
 _base_ = ['./tiny_demo.py']
 
-custom_imports = dict(imports=['cast', 'cast_test_hooks'], allow_failed_imports=False)
+custom_imports = dict(imports=['cast', 'tests.helpers.hooks'], allow_failed_imports=False)
 custom_hooks = [dict(type='DatasetMetaHook'), dict(type='MarkHook', path='')]
 train_dataloader = dict(num_workers=2, persistent_workers=True)
 val_dataloader = dict(num_workers=2, persistent_workers=True)
