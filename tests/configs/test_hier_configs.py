@@ -16,7 +16,6 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import cast  # noqa: F401
-import cast.visualization  # noqa: F401  (until cast/__init__.py imports it)
 from cast.datasets.synthetic import generate_synthetic_partimagenet, generate_synthetic_spin
 from mmseg.registry import DATASETS
 from tests.helpers.configs import shrink

@@ -1,11 +1,9 @@
-"""The synthetic SPIN / PartImageNet generator: determinism, layout, overwrite rules, CLI."""
+"""The synthetic SPIN / PartImageNet generator: determinism, layout, overwrite rules (its command
+line: tests/tools/test_generate_synthetic_spin.py)."""
 import filecmp
-import importlib.util
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -185,21 +183,3 @@ def test_partimagenet_format(tmp_path):
     parts = load(spin, 'train', 'parts')
     assert [a['segmentation'] for a in parts['annotations']] == \
         [a['segmentation'] for a in coco['annotations']]
-
-
-def test_cli(tmp_path, repo_root):
-    """As a user runs it (a subprocess), then its refusal (in process: no second start-up)."""
-    script = osp.join(repo_root, 'tools', 'generate_synthetic_spin.py')
-    out = str(tmp_path / 'cli')
-    args = [out, '--num-train', '2', '--num-val', '1', '--seed', '2']
-    env = dict(os.environ, PYTHONPATH=repo_root)
-    proc = subprocess.run([sys.executable, script] + args, capture_output=True, text=True,
-                          env=env)
-    assert proc.returncode == 0, proc.stderr
-    assert len(os.listdir(osp.join(out, 'images', 'train'))) == 2
-    spec = importlib.util.spec_from_file_location('generate_synthetic_spin', script)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    tool.main(args)  # complete: nothing to do
-    with pytest.raises(SystemExit, match='other parameters'):
-        tool.main(args[:-1] + ['3'])

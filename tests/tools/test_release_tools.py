@@ -64,7 +64,7 @@ def test_spin_format_wrong_values_name_the_file(release, spin_api_maps, tmp_path
                    '--split', 'val'])
 
 
-def test_check_dataset_reports_problems_with_ids(release, tmp_path):
+def test_check_dataset_reports_problems_with_ids(release, tmp_path, tool_env):
     root = str(tmp_path / 'spin')
     shutil.copytree(release, root)
     wholes = load(root, 'val', 'wholes')
@@ -74,7 +74,7 @@ def test_check_dataset_reports_problems_with_ids(release, tmp_path):
     out = str(tmp_path / 'report.json')
     proc = subprocess.run([sys.executable, 'tools/check_dataset.py', 'spin', root, '--split',
                            'val', '--out', out], cwd=REPO, capture_output=True, text=True,
-                          env=dict(os.environ, PYTHONPATH=REPO))
+                          env=tool_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
     assert "SPINDataset split 'val': 4 images" in text
