@@ -45,10 +45,10 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 import cast  # noqa: E402,F401
-from cast.apis.hierarchy_predictor import find_transform  # noqa: E402
 from cast.backbones import CAST  # noqa: E402
 from cast.backbones.fps import farthest_point_sample  # noqa: E402
 from cast.engine import load_config  # noqa: E402
+from cast.utils import find_transform  # noqa: E402
 
 LOADING = ('LoadImageFromFile', 'LoadAnnotations', 'LoadHierarchicalAnnotations')
 

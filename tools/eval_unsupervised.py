@@ -10,8 +10,9 @@ ground-truth class, then scored against each ground-truth level (object,
 part, ...) of SPIN / PartImageNet-format data by region mIoU and boundary
 F-score (definitions: cast/evaluation/unsupervised.py). No label is learned:
 the score measures how well the unsupervised regions follow objects and parts.
-It runs MMEngine's test loop: ``CASTRegionSegmentor`` predicts the regions,
-``UnsupervisedRegionMetric`` scores them (both usable in any config).
+It runs MMEngine's test loop: ``CASTRegionSegmentor`` (from ``init_region_model``: the config's
+backbone and data preprocessor) predicts the regions, ``UnsupervisedRegionMetric`` scores them
+(both usable in any config).
 
 CONFIG is any config with a CAST backbone (segmentation or recognition); CKPT
 one of our checkpoints, an official or converted CAST checkpoint, or 'random'
@@ -31,11 +32,10 @@ from mmengine.runner import Runner
 from mmengine.utils import mkdir_or_exist
 
 import cast  # noqa: F401  registers the datasets, transforms, metric and model
-from cast.apis import HierarchyPredictor
+from cast.apis import init_region_model
 from cast.evaluation import UnsupervisedRegionMetric
 from cast.evaluation.unsupervised import DEFAULT_TOLERANCE
-from cast.segmentors import CASTRegionSegmentor
-from mmseg.registry import MODELS
+from cast.utils import superpixels_from_config
 
 DATASET_TYPES = dict(spin='SPINDataset', partimagenet='PartImageNetDataset')
 
@@ -79,29 +79,31 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def build_runner(args, predictor, levels, work_dir):
-    """MMEngine's test loop over the dataset: CAST's regions (CASTRegionSegmentor) scored by
-    UnsupervisedRegionMetric. Images are resized so that their shorter side is ``args.size``
-    (the ground truth follows, nearest neighbour), then get the predictor's superpixels."""
+def build_runner(args, model, levels, work_dir):
+    """MMEngine's test loop over the dataset: CAST's regions (``model``, a CASTRegionSegmentor)
+    scored by UnsupervisedRegionMetric. Images are resized so that their shorter side is
+    ``args.size`` (the ground truth follows, nearest neighbour), then get the config's
+    superpixels (``--num-superpixels`` / ``--area-per-superpixel`` override them)."""
+    superpixels = superpixels_from_config(model.cfg, num_superpixels=args.num_superpixels,
+                                          area_per_superpixel=args.area_per_superpixel)
     pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadHierarchicalAnnotations')]
     if args.size:
         pipeline.append(dict(type='Resize', scale=(args.size, 1 << 20), keep_ratio=True))
-    pipeline += [predictor.superpixels, dict(type='PackHierSegInputs')]
+    pipeline += [superpixels, dict(type='PackHierSegInputs')]
     dataset = dict(type=DATASET_TYPES[args.dataset], data_root=args.data_root,
                    split=args.split, pipeline=pipeline, test_mode=True,
                    **args.dataset_options)
     if args.max_images:
         dataset['indices'] = args.max_images
-    preprocessor = MODELS.build(  # in mmseg's scope: a recognition config set mmpretrain's
-        dict(type='CASTSegDataPreProcessor', mean=predictor.mean.tolist(),
-             std=predictor.std.tolist(), bgr_to_rgb=predictor.to_rgb, _scope_='mmseg'))
-    model = CASTRegionSegmentor(predictor.backbone, data_preprocessor=preprocessor)
     return Runner(
         model=model, work_dir=work_dir, default_scope='mmseg',
         # a name of its own: MMEngine keeps one scope per run name (file name and second)
         experiment_name=f'eval_unsupervised_{time.strftime("%Y%m%d_%H%M%S")}_{time.time_ns()}',
+        # batches of one image stacked as a tensor: every data preprocessor takes it (MMSeg's,
+        # MMPretrain's; SelfSupDataPreprocessor takes no list)
         test_dataloader=dict(batch_size=1, num_workers=args.workers, dataset=dataset,
-                             sampler=dict(type='DefaultSampler', shuffle=False)),
+                             sampler=dict(type='DefaultSampler', shuffle=False),
+                             collate_fn=dict(type='default_collate')),
         test_cfg=dict(type='TestLoop'),
         test_evaluator=dict(type='UnsupervisedRegionMetric', levels=levels,
                             tolerance=args.tolerance),
@@ -123,13 +125,10 @@ def scores_by_level(metrics):
 
 def main(argv=None):
     args = parse_args(argv)
-    predictor = HierarchyPredictor(
-        args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options,
-        superpixel_options=dict(num_superpixels=args.num_superpixels,
-                                area_per_superpixel=args.area_per_superpixel),
-        seed=args.seed)
+    model = init_region_model(args.config, None if args.checkpoint == 'random' else
+                              args.checkpoint, args.device, args.cfg_options, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        runner = build_runner(args, predictor, args.levels, args.work_dir or tmp)
+        runner = build_runner(args, model, args.levels, args.work_dir or tmp)
         all_levels = list(runner.test_dataloader.dataset.metainfo['levels'])
         unknown = [lv for lv in (args.levels or ()) if lv not in all_levels]
         if unknown:

@@ -30,8 +30,7 @@ from mmengine.config import DictAction
 from mmengine.utils import mkdir_or_exist
 
 from cast.apis import HierarchyPredictor
-from cast.visualization import hierarchy_panel, nested_colors, overlay
-from cast.visualization.drawing import draw_boundaries
+from cast.visualization import hierarchy_panel, hierarchy_tiles, nested_colors, overlay
 from cast.visualization.hierarchy import level_captions
 
 
@@ -76,9 +75,9 @@ def main(argv=None):
         superpixel_options=dict(num_superpixels=args.num_superpixels),
         seed=args.seed)
     levels = predictor(img)
-    pictures = nested_colors(levels)
     rgb = np.ascontiguousarray(img[..., ::-1])
     names = level_captions(levels)
+    tiles = hierarchy_tiles(levels)  # nested colours with region boundaries, captioned
 
     mkdir_or_exist(args.out)
     stem = osp.splitext(osp.basename(args.image))[0]
@@ -89,15 +88,11 @@ def main(argv=None):
         cv2.imwrite(path, picture_rgb[..., ::-1])
         written.append(path)
 
-    captions = []
-    for i, (labels, picture, (base, count)) in enumerate(
-            zip(levels, pictures, names)):
-        save(f'level{i}_{base}', draw_boundaries(picture, labels))
+    for i, (labels, picture, (base, _), (_, tile)) in enumerate(
+            zip(levels, nested_colors(levels), names, tiles)):
+        save(f'level{i}_{base}', tile)
         save(f'level{i}_overlay', overlay(rgb, picture, labels, args.alpha))
-        captions.append(f'{base} ({count})')
-    save('hierarchy', hierarchy_panel(
-        rgb, [draw_boundaries(p, lv) for p, lv in zip(pictures, levels)],
-        captions))
+    save('hierarchy', hierarchy_panel(rgb, tiles))
     print('levels: ' + ', '.join(f'{b} {n} regions' for b, n in names))
     print('\n'.join(f'wrote {p}' for p in written))
     return written

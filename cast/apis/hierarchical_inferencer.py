@@ -15,7 +15,8 @@ from PIL import Image
 from mmseg.apis import MMSegInferencer
 from mmseg.registry import VISUALIZERS
 
-from .inference import add_region_hierarchy, fallback_dataset_meta, inference_pipeline_config
+from .inference import fallback_dataset_meta, inference_pipeline_config
+from .region_hierarchy import add_region_hierarchy
 
 
 class HierarchicalInferencer(MMSegInferencer):

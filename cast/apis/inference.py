@@ -16,19 +16,16 @@ from typing import List, Optional, Sequence, Union
 import mmcv
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
-from mmengine.structures import PixelData
 
 from mmseg.registry import MODELS, VISUALIZERS
 from mmseg.structures import SegDataSample
 
-from ..utils import stack_superpixels
-from ..visualization.hierarchical_visualizer import HIERARCHY_FIELD
+from .region_hierarchy import add_region_hierarchy
 
 #: Pipeline steps that read labels; inference on a bare image drops them.
 ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadHierarchicalAnnotations', 'LoadDepthAnnotation')
@@ -142,8 +139,8 @@ def inference_model(model, img: ImageType, with_hierarchy: bool = False
         img (str | np.ndarray | Sequence): An image file or an (H, W, 3) BGR array, or a list
             of them.
         with_hierarchy (bool): Also store CAST's nested regions, (L, H, W) fine to coarse, in
-            each result's ``region_hierarchy`` (see :func:`add_region_hierarchy`). Defaults to
-            False.
+            each result's ``region_hierarchy`` (see :func:`~cast.apis.add_region_hierarchy`).
+            Defaults to False.
 
     Returns:
         SegDataSample | list[SegDataSample]: One per image (a list for a list), predictions at
@@ -165,36 +162,6 @@ def inference_model(model, img: ImageType, with_hierarchy: bool = False
             if with_hierarchy:
                 add_region_hierarchy(model, batch, results[-1:])
     return results if is_batch else results[0]
-
-
-def add_region_hierarchy(model, batch: dict, samples: List) -> None:
-    """Store CAST's nested regions of a batch in each sample's ``region_hierarchy``.
-
-    Args:
-        model (nn.Module): A segmentor with a CAST backbone (``forward_hierarchy``).
-        batch (dict): The collated batch ``model.test_step`` took (``inputs``,
-            ``data_samples`` with ``superpixels``).
-        samples (list[SegDataSample]): Its results; each gets a (L, H, W) long PixelData of
-            region ids at ``ori_shape``, fine to coarse (superpixels, then each stage).
-    """
-    if not hasattr(model.backbone, 'forward_hierarchy'):
-        raise TypeError(f'with_hierarchy=True needs a CAST backbone (forward_hierarchy); '
-                        f'{type(model.backbone).__name__} has none')
-    data = model.data_preprocessor(batch, False)
-    inputs = data['inputs']
-    levels = model.backbone.forward_hierarchy(
-        inputs, stack_superpixels(data['data_samples'], inputs, pad=False))
-    for i, (sample, prepared) in enumerate(zip(samples, data['data_samples'])):
-        meta = prepared.metainfo
-        left, right, top, bottom = meta.get('img_padding_size', meta.get('padding_size',
-                                                                         [0] * 4))
-        h, w = inputs.shape[-2:]
-        maps = torch.stack([level[i, top:h - bottom, left:w - right] for level in levels])
-        if meta.get('flip'):
-            maps = maps.flip(-1 if meta.get('flip_direction') == 'horizontal' else -2)
-        maps = F.interpolate(maps[None].float(), size=tuple(meta['ori_shape'][:2]),
-                             mode='nearest')[0].long()
-        sample.set_data({HIERARCHY_FIELD: PixelData(data=maps.cpu())})
 
 
 def show_result(model,

@@ -8,7 +8,7 @@ from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from cast.structures import ClassHierarchy
-from mmseg.models.utils import resize
+from cast.utils import restore_to_original
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 
@@ -32,7 +32,7 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
      predict(): stack_superpixels() -> inference() -> postprocess_result()
      inference(): whole_inference()/slide_inference(), each level's logits merged alike
      encode_decode(): extract_feat() -> decode_head.predict() -> {level: logits}
-     postprocess_result(): per level: unpad, unflip, resize -> decode_levels()
+     postprocess_result(): per level: restore_to_original() (unpad, unflip, resize) -> decode_levels()
 
     ``decoding`` turns the logits into label maps (:mod:`~cast.segmentors.consistent_decoding`):
     'independent' (each level's argmax), 'greedy' (coarse to fine, each level restricted to the
@@ -250,28 +250,11 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
             list[:obj:`SegDataSample`]: The samples, with predictions at
             ``ori_shape``.
         """
+        metas = [data_sample.metainfo for data_sample in data_samples]
+        restored = {level: restore_to_original(seg_logits[level], metas, 'bilinear',
+                                               self.align_corners) for level in self.levels}
         for i, data_sample in enumerate(data_samples):
-            meta = data_sample.metainfo
-            padding = meta.get('img_padding_size',
-                               meta.get('padding_size', [0] * 4))
-            left, right, top, bottom = padding
-            flip = meta.get('flip', None)
-            direction = meta.get('flip_direction', None)
-            level_logits = {}
-            for level in self.levels:
-                logits = seg_logits[level]
-                H, W = logits.shape[-2:]
-                logits = logits[i:i + 1, :, top:H - bottom, left:W - right]
-                if flip:
-                    assert direction in ['horizontal', 'vertical']
-                    logits = logits.flip(
-                        dims=(3, ) if direction == 'horizontal' else (2, ))
-                level_logits[level] = resize(
-                    logits,
-                    size=meta['ori_shape'],
-                    mode='bilinear',
-                    align_corners=self.align_corners,
-                    warning=False).squeeze(0)
+            level_logits = {level: restored[level][i] for level in self.levels}
             preds = self.decode_levels(level_logits)
             fields = {}
             for level in self.levels:

@@ -17,15 +17,18 @@ class CASTRegionSegmentor(BaseModel):
     """Predicts CAST's nested regions, no classes: for each image ``pred_regions`` (L, H, W),
     the superpixels the backbone sees, then each stage's clusters (``forward_hierarchy``).
 
+    The one computation of CAST's regions: :func:`~cast.apis.init_region_model` builds it from
+    any config with a CAST backbone (with the model's own data preprocessor), and
+    :func:`~cast.apis.add_region_hierarchy` from a segmentor's backbone and data preprocessor.
     ``tools/eval_unsupervised.py`` runs it in MMEngine's test loop with
     :class:`~cast.evaluation.UnsupervisedRegionMetric`; it holds no head and does not train.
 
     Args:
-        backbone (dict | nn.Module): a CAST backbone config, or a built backbone (e.g. the one
-            :class:`~cast.apis.HierarchyPredictor` loaded from any checkpoint form).
-        data_preprocessor (dict | nn.Module, optional): normalizes images and pads superpixels
-            (:class:`~cast.segmentors.CASTSegDataPreProcessor`). Default: None.
-        init_cfg (dict, optional): initialization config. Default: None.
+        backbone (dict | nn.Module): A CAST backbone config, or a built backbone.
+        data_preprocessor (dict | nn.Module, optional): Normalizes the images (e.g.
+            :class:`~cast.segmentors.CASTSegDataPreProcessor`, which also pads superpixels, or
+            MMPretrain's). Defaults to None.
+        init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
     def __init__(self, backbone: Union[dict, nn.Module],
@@ -39,7 +42,8 @@ class CASTRegionSegmentor(BaseModel):
 
     def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
                 mode: str = 'tensor'):
-        """'tensor': (L, B, H, W) region ids; 'predict': the samples with ``pred_regions``."""
+        """'tensor': (L, B, H, W) region ids on the (padded) inputs; 'predict': the samples with
+        ``pred_regions`` (L, H, W) cut to each ``img_shape``."""
         if mode == 'loss':
             raise RuntimeError('CASTRegionSegmentor predicts unsupervised regions; it has no loss')
         superpixels = stack_superpixels(data_samples, inputs, pad=False)

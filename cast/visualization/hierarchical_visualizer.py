@@ -22,7 +22,7 @@ from .drawing import (
     place_tags,
     stack_with_header,
 )
-from .hierarchy import hierarchy_tiles
+from .hierarchy import hierarchy_tiles, tile_grid
 
 #: The sample field holding CAST's region hierarchy, (L, H, W) region ids fine to coarse
 #: (:class:`~cast.apis.HierarchicalInferencer` fills it with ``with_hierarchy=True``).
@@ -213,33 +213,6 @@ class HierarchicalSegVisualizer(SegLocalVisualizer):
         """1 when label 0 is the background (left unpainted and unlisted), else 0."""
         return 1 if len(classes) and str(classes[0]).lower() == 'background' else 0
 
-    def _hierarchy_strip(self, regions: np.ndarray, height: int, width: int, panel: Tuple[int,
-                         int], font_scale: float) -> np.ndarray:
-        """CAST's levels as captioned tiles in a white (height, width) box, in one or two rows,
-        whichever gives larger tiles."""
-        ph, pw = panel
-        maps = [resize_label_map(as_label_map(level), ph, pw) for level in regions]
-        tiles = hierarchy_tiles(maps)
-        cap_h = header_bar('x', 10, font_scale * 0.9).shape[0]
-        gap = max(4, pw // 64)
-        best = None
-        for rows in (1, 2):
-            cols = -(-len(tiles) // rows)
-            scale = min((width - (cols - 1) * gap) / (cols * pw),
-                        (height - rows * cap_h - (rows - 1) * gap) / (rows * ph))
-            if best is None or scale > best[0]:
-                best = (scale, rows, cols)
-        scale, rows, cols = best
-        th, tw = max(1, int(ph * scale)), max(1, int(pw * scale))
-        box = np.full((height, width, 3), 255, np.uint8)
-        for k, (caption, picture) in enumerate(tiles):
-            r, c = divmod(k, cols)
-            tile = stack_with_header(caption, mmcv.imresize(picture, (tw, th),
-                                                            interpolation='nearest'),
-                                     font_scale * 0.9)
-            paste(box, tile, r * (th + cap_h + gap), c * (tw + gap))
-        return box
-
     def draw_hierarchy(self, image: np.ndarray, levels: List[Tuple[Optional[str], dict]],
                        with_labels: bool = True, regions: Optional[np.ndarray] = None,
                        title: Optional[str] = None) -> np.ndarray:
@@ -316,8 +289,9 @@ class HierarchicalSegVisualizer(SegLocalVisualizer):
             paste(canvas, top, 0, 0)
         put('image', stack_with_header('image', base, head_scale), top_h, 0)
         if regions is not None:
-            strip = self._hierarchy_strip(regions, cell_h, width - pw - gap, (ph, pw),
-                                          font_scale)
+            maps = [resize_label_map(as_label_map(level), ph, pw) for level in regions]
+            strip = tile_grid(hierarchy_tiles(maps), font_scale * 0.9, max(4, pw // 64),
+                              box=(cell_h, width - pw - gap))
             paste(canvas, strip, top_h, pw + gap)
             self.cells['regions'] = (top_h, pw + gap, cell_h, width - pw - gap)
         for r, (panels, (level, entries)) in enumerate(zip(rows, legends)):

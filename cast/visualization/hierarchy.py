@@ -7,15 +7,21 @@ hue (children ordered by size), so a region's hue stays close to its
 ancestors'. Lightness and saturation alternate between siblings, so
 neighbouring children of one parent stay distinguishable.
 
+Every level is drawn as one captioned tile (:func:`hierarchy_tiles`); :func:`tile_grid` lays
+tiles out, in one row at their size (:func:`hierarchy_panel`, ``tools/visualize_hierarchy.py``)
+or fitted into a box (the regions beside the image in
+:class:`~cast.visualization.HierarchicalSegVisualizer`).
+
 Shape shorthand: H, W the image size; L the number of levels.
 """
 import colorsys
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
+import mmcv
 import numpy as np
 
-from .drawing import draw_boundaries
+from .drawing import draw_boundaries, font_scale_for, header_bar, paste, stack_with_header
 
 Band = Tuple[float, float]
 
@@ -134,35 +140,6 @@ def overlay(image_rgb: np.ndarray, picture: np.ndarray, labels: np.ndarray,
     return draw_boundaries(blend, labels, (255, 255, 255))
 
 
-def hierarchy_panel(image_rgb: np.ndarray, pictures: Sequence[np.ndarray],
-                    names: Sequence[str], gap: int = 4) -> np.ndarray:
-    """One row: the image, then every level's picture, captioned.
-
-    Args:
-        image_rgb (np.ndarray): (H, W, 3) uint8.
-        pictures (Sequence[np.ndarray]): (H, W, 3) uint8 each.
-        names (Sequence[str]): a caption per picture.
-        gap (int): white pixels between tiles. Defaults to 4.
-
-    Returns:
-        np.ndarray: (H + caption, W', 3) uint8 RGB.
-    """
-    tiles = [image_rgb] + list(pictures)
-    captions = ['image'] + list(names)
-    height, width = image_rgb.shape[:2]
-    scale = max(0.35, min(width, 320) / 320 * 0.5)
-    caption_h = int(24 * scale / 0.5)
-    row = []
-    for tile, caption in zip(tiles, captions):
-        canvas = np.full((height + caption_h, width, 3), 255, np.uint8)
-        canvas[caption_h:] = tile
-        cv2.putText(canvas, caption, (2, caption_h - 6),
-                    cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
-                    cv2.LINE_AA)
-        row += [canvas, np.full((height + caption_h, gap, 3), 255, np.uint8)]
-    return np.concatenate(row[:-1], axis=1)
-
-
 def level_captions(levels: Sequence[np.ndarray]) -> List[Tuple[str, int]]:
     """``('superpixels', S)`` then ``('stage{i}', K_i)``: each level's name and region count."""
     return [('superpixels' if i == 0 else f'stage{i}', len(np.unique(level)))
@@ -183,3 +160,61 @@ def hierarchy_tiles(levels: Sequence[np.ndarray]) -> List[Tuple[str, np.ndarray]
     pictures = nested_colors(levels)
     return [(f'{name} ({count})', draw_boundaries(picture, level))
             for (name, count), picture, level in zip(level_captions(levels), pictures, levels)]
+
+
+def tile_grid(tiles: Sequence[Tuple[str, np.ndarray]], font_scale: float, gap: int = 4,
+              box: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """Captioned tiles on white, each picture under a header bar holding its caption.
+
+    Args:
+        tiles (Sequence[tuple[str, np.ndarray]]): Captions and (H, W, 3) uint8 pictures, all
+            of one size.
+        font_scale (float): Caption font size.
+        gap (int): White pixels between tiles. Defaults to 4.
+        box (tuple[int, int], optional): (height, width) to fill: the tiles go in one or two
+            rows, whichever gives larger tiles, resized (nearest) to fit. None: one row at the
+            pictures' size. Defaults to None.
+
+    Returns:
+        np.ndarray: (H', W', 3) uint8 RGB, of size ``box`` when given.
+    """
+    ph, pw = tiles[0][1].shape[:2]
+    cap_h = header_bar('x', 10, font_scale).shape[0]
+    if box is None:
+        rows, cols, th, tw = 1, len(tiles), ph, pw
+        box = (th + cap_h, cols * tw + (cols - 1) * gap)
+    else:
+        height, width = box
+        best = None
+        for rows in (1, 2):
+            cols = -(-len(tiles) // rows)
+            scale = min((width - (cols - 1) * gap) / (cols * pw),
+                        (height - rows * cap_h - (rows - 1) * gap) / (rows * ph))
+            if best is None or scale > best[0]:
+                best = (scale, rows, cols)
+        scale, rows, cols = best
+        th, tw = max(1, int(ph * scale)), max(1, int(pw * scale))
+    canvas = np.full(box + (3, ), 255, np.uint8)
+    for k, (caption, picture) in enumerate(tiles):
+        r, c = divmod(k, cols)
+        if picture.shape[:2] != (th, tw):
+            picture = mmcv.imresize(picture, (tw, th), interpolation='nearest')
+        paste(canvas, stack_with_header(caption, picture, font_scale), r * (th + cap_h + gap),
+              c * (tw + gap))
+    return canvas
+
+
+def hierarchy_panel(image_rgb: np.ndarray, tiles: Sequence[Tuple[str, np.ndarray]],
+                    gap: int = 4) -> np.ndarray:
+    """One row: the image, then every level's tile, captioned.
+
+    Args:
+        image_rgb (np.ndarray): (H, W, 3) uint8.
+        tiles (Sequence[tuple[str, np.ndarray]]): From :func:`hierarchy_tiles`.
+        gap (int): White pixels between tiles. Defaults to 4.
+
+    Returns:
+        np.ndarray: (H + caption, W', 3) uint8 RGB.
+    """
+    font_scale = font_scale_for(*image_rgb.shape[:2]) * 0.9
+    return tile_grid([('image', image_rgb)] + list(tiles), font_scale, gap)

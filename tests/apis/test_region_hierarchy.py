@@ -1,6 +1,6 @@
-"""HierarchyPredictor, and the tools built on it (tools/visualize_hierarchy.py,
-tools/eval_unsupervised.py), with official-format, converted and our own checkpoints,
-segmentation and recognition configs."""
+"""CAST's region hierarchy (cast/apis/region_hierarchy.py): init_region_model, HierarchyPredictor
+and the tools built on them (tools/visualize_hierarchy.py, tools/eval_unsupervised.py), with
+official-format, converted and our own checkpoints, segmentation and recognition configs."""
 import glob
 import json
 import os.path as osp
@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 
 import cast.recognition  # noqa: F401  (MMPretrain registrations)
-from cast.apis import HierarchyPredictor, superpixels_from_config
+from cast.apis import HierarchyPredictor
 
 FIXTURE = 'tests/backbones/fixtures/cast_reference_tiny.pth'
 
@@ -84,7 +84,7 @@ def test_recognition_config_and_our_checkpoint(tools, tiny_config_dir, image_pat
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
     predictor = HierarchyPredictor(config, ckpt)
     assert predictor.superpixels.area_per_superpixel == 64  # from the config's pipeline
-    assert predictor.to_rgb
+    assert predictor.model.data_preprocessor.to_rgb  # MMPretrain's ClsDataPreProcessor
     for key, value in model.backbone.state_dict().items():
         assert torch.equal(predictor.backbone.state_dict()[key], value), key
     written = tools['visualize']([image_path, config, ckpt, '--out', str(tmp_path / 'vis'),
@@ -119,8 +119,45 @@ def test_bad_checkpoint_is_named(tiny_config_dir, tmp_path, official):
                            str(tmp_path / 'missing.pth'))
 
 
-def test_superpixel_settings_come_from_the_config(tiny_config_dir):
-    cfg = Config.fromfile(osp.join(tiny_config_dir, 'tiny_upernet_cast.py'))
-    assert superpixels_from_config(cfg).area_per_superpixel == 256
-    sp = superpixels_from_config(cfg, num_superpixels=50)
-    assert sp.num_superpixels == 50
+
+@pytest.mark.parametrize('config, preprocessor', [
+    ('tiny_upernet_cast.py', 'CASTSegDataPreProcessor'),
+    ('tiny_cast_deit.py', 'ClsDataPreProcessor'),
+    ('tiny_mocov3_cast.py', 'SelfSupDataPreprocessor'),
+])
+def test_regions_normalised_by_the_models_own_data_preprocessor(tiny_config_dir, image_path,
+                                                                config, preprocessor):
+    """The model's data preprocessor (MMSeg's or MMPretrain's) gives what normalising by hand
+    with the config's mean, std and BGR -> RGB gave, to the bit: the same region ids."""
+    cfg = Config.fromfile(osp.join(tiny_config_dir, config))
+    predictor = HierarchyPredictor(cfg, 'random')
+    assert type(predictor.model.data_preprocessor).__name__ == preprocessor
+    settings = cfg.model.get('data_preprocessor') or cfg.data_preprocessor
+    mean, std = (torch.tensor(settings[key]) for key in ('mean', 'std'))
+    img = cv2.resize(cv2.imread(image_path), (40, 32))
+    superpixels = predictor.superpixels.compute(img)
+    by_hand = ((torch.from_numpy(img).float().flip(-1) - mean) / std).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        expected = predictor.backbone.forward_hierarchy(
+            by_hand.contiguous(), torch.from_numpy(superpixels).long()[None])
+    levels = predictor(img, superpixels)
+    assert len(levels) == len(expected) == 5
+    for level, reference in zip(levels, expected):
+        np.testing.assert_array_equal(level, reference[0].numpy())
+
+
+def test_every_shipped_config_names_its_normalisation(repo_root):
+    """The configs we ship give their data preprocessor mean, std and BGR -> RGB, so the
+    removed by-hand path never fell back to a default mean: the test above covers each kind
+    of data preprocessor they use."""
+    paths = sorted(glob.glob(osp.join(repo_root, 'configs', 'cast', '*.py')) +
+                   glob.glob(osp.join(repo_root, 'configs', 'demo', '*.py')))
+    kinds = set()
+    for path in paths:
+        cfg = Config.fromfile(path)
+        settings = cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor')
+        assert settings is not None, path
+        assert len(settings['mean']) == len(settings['std']) == 3, path
+        assert settings.get('bgr_to_rgb') or settings.get('to_rgb'), path
+        kinds.add(settings.get('type', cfg.model.type))
+    assert len(paths) >= 17 and kinds
