@@ -9,8 +9,7 @@ from pycocotools.coco import COCO
 
 from mmseg.datasets import BaseSegDataset
 
-from ..structures import ClassHierarchy
-from ..visualization.drawing import level_palette
+from ..structures import ClassHierarchy, level_palette
 from . import hierarchy as hier
 from .coco_files import load_coco_file
 from .masks import check_rules, make_lut, segmentation_problems

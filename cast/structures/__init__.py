@@ -1,6 +1,8 @@
-"""Data structures shared by datasets, models and metrics: the class hierarchy."""
+"""Data shared by datasets, models, metrics and pictures: the class hierarchy, the scores of
+its chains, the levels' palettes."""
 from .chain_scores import best_chains, chain_completions, chain_logsumexp, log_partition
 from .class_hierarchy import ClassHierarchy, pair_names
+from .palette import level_palette
 
 __all__ = ['ClassHierarchy', 'pair_names', 'best_chains', 'chain_completions',
-           'chain_logsumexp', 'log_partition']
+           'chain_logsumexp', 'log_partition', 'level_palette']

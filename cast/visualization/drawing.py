@@ -274,11 +274,3 @@ def stack_with_header(text: Optional[str], picture: np.ndarray, font_scale: floa
     if text is None:
         return picture
     return np.concatenate([header_bar(text, picture.shape[1], font_scale), picture], axis=0)
-
-
-def level_palette(num_classes: int, seed: int = 0) -> List[List[int]]:
-    """The fixed palette of a level: black background, then random bright colours seeded by
-    the level's position (the datasets' ``level_palettes``, and the fallback of the pictures)."""
-    colours = np.random.default_rng(seed).integers(40, 256, (num_classes, 3))
-    colours[0] = 0
-    return colours.tolist()

@@ -10,6 +10,7 @@ from mmseg.registry import VISUALIZERS
 from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
 
+from ..structures.palette import level_palette
 from .drawing import (
     draw_boundaries,
     draw_legend,
@@ -17,7 +18,6 @@ from .drawing import (
     font_scale_for,
     header_bar,
     legend_size,
-    level_palette,
     paste,
     place_tags,
     stack_with_header,
