@@ -4,14 +4,13 @@ import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from mmengine.logging import print_log
 from pycocotools.coco import COCO
 
 from mmseg.datasets import BaseSegDataset
 
 from ..structures import ClassHierarchy, level_palette
-from . import hierarchy as hier
 from .coco_files import load_coco_file
+from .hierarchy_derivation import derive_hierarchy, parents_from_names
 from .masks import check_rules, make_lut, segmentation_problems
 from .transforms.loading import level_label_map
 
@@ -62,10 +61,8 @@ class HierarchicalSegDataset(BaseSegDataset):
     ``classes`` / ``palette`` of the main level (for MMSeg's own metric and visualizer).
 
     A child class's parent is, in this order: given in ``hierarchy``; read off the category
-    names (:meth:`parents_by_name`); derived by containment from the ground truth (the parent
-    class covering its pixels, up to ``hierarchy_tolerance``; cached in
-    :meth:`hierarchy_cache_file` while newer than the annotation files). A class absent from the
-    split that its name does not place gets parent 0 (background), with a warning.
+    names (:meth:`parents_by_name`); derived by containment from the ground truth, cached in
+    :meth:`hierarchy_cache_file` (:func:`~cast.datasets.hierarchy_derivation.derive_hierarchy`).
     ``self.hierarchy_sources`` says, per child level and class, which rule placed it.
 
     Masks (``label_source='json'``) are painted as :func:`~cast.datasets.masks.
@@ -149,8 +146,11 @@ class HierarchicalSegDataset(BaseSegDataset):
                                  'ignore) hold at most 255')
         self._luts = {lv: self.specs[lv].png_lut() for lv in self.LEVELS} \
             if label_source == 'png' else None
-        self.hierarchy_sources: Dict[str, Tuple[str, ...]] = {}
-        level_parents = self._build_hierarchy(hierarchy or {})
+        level_parents, self.hierarchy_sources = derive_hierarchy(
+            self.LEVELS, {lv: self.specs[lv].classes for lv in self.LEVELS},
+            self.parents_by_name, self._label_map_pairs,
+            {lv: spec.ann_file for lv, spec in self.specs.items()}, self.hierarchy_cache_file(),
+            given=hierarchy, tolerance=hierarchy_tolerance, split=split)
         meta = self._build_metainfo(level_parents)
         for key in (metainfo or {}):
             if key in meta and key not in ('palette', 'level_palettes'):
@@ -181,14 +181,14 @@ class HierarchicalSegDataset(BaseSegDataset):
         """Per child class, its parents as the category names give them, and the rule used.
 
         The default reads the ``supercategory`` field and name prefixes
-        (:func:`~cast.datasets.hierarchy.parents_from_names`).
+        (:func:`~cast.datasets.hierarchy_derivation.parents_from_names`).
 
         Returns:
             tuple: (N_c entries: a tuple of parent indices or None where the names say
             nothing; N_c rule names or None), entry 0 (background) ``(0,)``.
         """
         child, parent = self.specs[child_level], self.specs[parent_level]
-        return hier.parents_from_names(child.classes, child.supercats, parent.classes)
+        return parents_from_names(child.classes, child.supercats, parent.classes)
 
     # ---- loading -----------------------------------------------------------------------------
 
@@ -318,69 +318,12 @@ class HierarchicalSegDataset(BaseSegDataset):
 
     # ---- hierarchy and metainfo --------------------------------------------------------------
 
-    def _build_hierarchy(self, given: dict) -> Dict[str, object]:
-        """Per child level, its parents: the given entry (checked by :class:`ClassHierarchy`
-        in :meth:`_build_metainfo`), else from the names, else by containment."""
-        unknown = [k for k in given if k not in self.LEVELS[1:]]
-        if unknown:
-            raise ValueError(f'hierarchy has keys {unknown}; child levels are {self.LEVELS[1:]}')
-        level_parents = {}
-        for parent_level, child_level in zip(self.LEVELS[:-1], self.LEVELS[1:]):
-            if child_level in given:
-                parents = given[child_level]
-                sources = ['given'] * len(self.specs[child_level].classes)
-            else:
-                parents, sources = self.parents_by_name(child_level, parent_level)
-                parents, sources = list(parents), list(sources)
-                if any(p is None for p in parents):
-                    self._place_by_containment(parent_level, child_level, parents, sources)
-                parents = tuple(parents)
-            level_parents[child_level] = parents
-            self.hierarchy_sources[child_level] = tuple(sources)
-        return level_parents
-
-    def _place_by_containment(self, parent_level: str, child_level: str,
-                              parents: List, sources: List) -> None:
-        """Fill the entries of ``parents`` the names left None (in place)."""
-        child, parent = self.specs[child_level], self.specs[parent_level]
-        cache = self.hierarchy_cache_file()
-        files = sorted({s.ann_file for s in self.specs.values()})
-        derived = hier.load_cached(cache, files, child_level, child.classes, parent.classes)
-        if derived is not None:
-            print_log(f'{child_level} -> {parent_level} hierarchy read from {cache}',
-                      logger='current')
-        else:
-            unplaced = [child.classes[k] for k, p in enumerate(parents) if p is None]
-            print_log(f'{len(unplaced)} {child_level} classes are not placed by their names '
-                      f'({unplaced[:5]}...): deriving their {parent_level} classes by '
-                      f'containment over the {self.split} ground truth', logger='current')
-            if self._data_list_cache is None:
-                self._data_list_cache = self.load_data_list()
-            counts = hier.containment_counts(
-                ((maps[child_level], maps[parent_level])
-                 for _, maps in self.iter_label_maps((child_level, parent_level))),
-                len(child.classes), len(parent.classes))
-            derived = hier.parents_by_containment(
-                counts, child.classes, parent.classes, child_level, parent_level,
-                self.hierarchy_tolerance, f'{child.ann_file} / {parent.ann_file}',
-                only=[k for k, p in enumerate(parents) if p is None])
-            try:
-                hier.save_cached(cache, files, child_level, parent_level, child.classes,
-                                 parent.classes, derived)
-            except OSError as err:
-                print_log(f'cannot cache the hierarchy in {cache}: {err}', logger='current',
-                          level=30)
-        absent = []
-        for k, p in enumerate(parents):
-            if p is None:
-                parents[k] = (derived[k], ) if derived[k] is not None else (0, )
-                sources[k] = 'containment' if derived[k] is not None else 'absent'
-                if derived[k] is None:
-                    absent.append(child.classes[k])
-        if absent:
-            warnings.warn(f'{len(absent)} {child_level} classes have no pixels in {self.split} '
-                          'and names that place them nowhere; they get parent 0 (background): '
-                          f'{absent[:10]}')
+    def _label_map_pairs(self, child_level: str, parent_level: str):
+        """(child, parent) (H, W) label maps of every image, for deriving by containment."""
+        if self._data_list_cache is None:
+            self._data_list_cache = self.load_data_list()
+        return ((maps[child_level], maps[parent_level])
+                for _, maps in self.iter_label_maps((child_level, parent_level)))
 
     def _build_metainfo(self, level_parents: Dict[str, object]) -> dict:
         """``dataset_meta``: the :class:`ClassHierarchy` (validated here, stored as plain

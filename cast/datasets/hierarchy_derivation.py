@@ -1,20 +1,27 @@
-"""The class hierarchy between adjacent levels: from names, from containment, checked, cached.
+"""How a hierarchical dataset derives its class hierarchy: from the category names, from
+containment in the ground truth, cached.
 
 Shape shorthand: N_c classes of the child level, N_p of the parent level, both counting
 background as class 0.
 
 A hierarchy maps each child class to its parent class(es): per child class a tuple of parent
-indices (background -> ``(0,)``). These functions find the parents; :class:`~cast.structures.
-ClassHierarchy` checks them and holds the relations.
+indices (background -> ``(0,)``). :func:`derive_hierarchy` finds them, level pair by level pair
+(given, else by name, else by containment); :class:`~cast.structures.ClassHierarchy` checks them
+and holds the relations.
 """
 import json
 import os
 import os.path as osp
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+import warnings
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+from mmengine.logging import print_log
 
 from .part_names import norm
+
+#: (N_c tuples of parent indices or None where not placed yet, N_c rule names or None)
+NamedParents = Tuple[List[Optional[Tuple[int, ...]]], List[Optional[str]]]
 
 CACHE_VERSION = 2
 
@@ -189,3 +196,105 @@ def save_cached(path: str, newer_than: Sequence[str], child_level: str, parent_l
     with open(tmp, 'w') as f:
         json.dump(content, f, indent=1)
     os.replace(tmp, path)
+
+
+def derive_hierarchy(levels: Sequence[str], level_classes: Mapping[str, Sequence[str]],
+                     by_name: Callable[[str, str], NamedParents],
+                     label_maps: Callable[[str, str], Iterable[Tuple[np.ndarray, np.ndarray]]],
+                     level_files: Mapping[str, str], cache_file: str,
+                     given: Optional[Mapping[str, object]] = None, tolerance: float = 0.05,
+                     split: str = '') -> Tuple[Dict[str, object], Dict[str, Tuple[str, ...]]]:
+    """Per child level, the parents of its classes, and the rule that placed each one.
+
+    A child class's parent is, in this order: ``given[child level]`` (the whole level, checked
+    later by :class:`~cast.structures.ClassHierarchy`); ``by_name``; by containment (the parent
+    class covering its pixels, up to ``tolerance``: :func:`parents_by_containment`), cached in
+    ``cache_file`` while it is newer than every file of ``level_files``. A class absent from the
+    ground truth that its name does not place gets parent 0 (background), with a warning.
+
+    Args:
+        levels (Sequence[str]): level names, coarse -> fine.
+        level_classes (Mapping[str, Sequence[str]]): level -> class names (0 = background).
+        by_name (callable): ``(child level, parent level) ->`` (per child class a tuple of
+            parent indices or None where the names say nothing, per class the rule or None),
+            e.g. :func:`parents_from_names` on the level's categories.
+        label_maps (callable): ``(child level, parent level) ->`` iterable of (child, parent)
+            (H, W) label maps per image; called only when containment is needed.
+        level_files (Mapping[str, str]): level -> its annotation file (cache freshness,
+            messages).
+        cache_file (str): where containment results are cached (JSON).
+        given (Mapping, optional): child level -> its parents entry. Default: None.
+        tolerance (float): see :func:`parents_by_containment`. Default: 0.05.
+        split (str): the split the label maps come from, for messages. Default: ''.
+
+    Returns:
+        tuple: (child level -> N_c parent entries, child level -> N_c rule names: 'given',
+        'background', 'supercategory', 'name', 'group', 'containment', 'absent' or a rule of
+        ``by_name``).
+
+    Raises:
+        ValueError: ``given`` has a key that is not a child level; a class has no consistent
+            parent by containment.
+    """
+    given = given or {}
+    unknown = [k for k in given if k not in levels[1:]]
+    if unknown:
+        raise ValueError(f'hierarchy has keys {unknown}; child levels are {tuple(levels[1:])}')
+    level_parents, level_sources = {}, {}
+    for parent_level, child_level in zip(levels[:-1], levels[1:]):
+        if child_level in given:
+            parents = given[child_level]
+            sources = ['given'] * len(level_classes[child_level])
+        else:
+            parents, sources = by_name(child_level, parent_level)
+            parents, sources = list(parents), list(sources)
+            if any(p is None for p in parents):
+                _place_by_containment(
+                    parents, sources, level_classes[child_level],
+                    level_classes[parent_level], child_level, parent_level,
+                    label_maps, level_files, cache_file, tolerance, split)
+            parents = tuple(parents)
+        level_parents[child_level] = parents
+        level_sources[child_level] = tuple(sources)
+    return level_parents, level_sources
+
+
+def _place_by_containment(parents: List, sources: List, child_classes: Sequence[str],
+                          parent_classes: Sequence[str], child_level: str, parent_level: str,
+                          label_maps: Callable[[str, str], Iterable],
+                          level_files: Mapping[str, str],
+                          cache_file: str, tolerance: float, split: str) -> None:
+    """Fill the entries of ``parents`` (and ``sources``) the names left None, in place."""
+    files = sorted(set(level_files.values()))
+    derived = load_cached(cache_file, files, child_level, child_classes, parent_classes)
+    if derived is not None:
+        print_log(f'{child_level} -> {parent_level} hierarchy read from {cache_file}',
+                  logger='current')
+    else:
+        unplaced = [child_classes[k] for k, p in enumerate(parents) if p is None]
+        print_log(f'{len(unplaced)} {child_level} classes are not placed by their names '
+                  f'({unplaced[:5]}...): deriving their {parent_level} classes by '
+                  f'containment over the {split} ground truth', logger='current')
+        counts = containment_counts(label_maps(child_level, parent_level), len(child_classes),
+                                    len(parent_classes))
+        derived = parents_by_containment(
+            counts, child_classes, parent_classes, child_level, parent_level, tolerance,
+            f'{level_files[child_level]} / {level_files[parent_level]}',
+            only=[k for k, p in enumerate(parents) if p is None])
+        try:
+            save_cached(cache_file, files, child_level, parent_level, child_classes,
+                        parent_classes, derived)
+        except OSError as err:
+            print_log(f'cannot cache the hierarchy in {cache_file}: {err}', logger='current',
+                      level=30)
+    absent = []
+    for k, p in enumerate(parents):
+        if p is None:
+            parents[k] = (derived[k], ) if derived[k] is not None else (0, )
+            sources[k] = 'containment' if derived[k] is not None else 'absent'
+            if derived[k] is None:
+                absent.append(child_classes[k])
+    if absent:
+        warnings.warn(f'{len(absent)} {child_level} classes have no pixels in {split} '
+                      'and names that place them nowhere; they get parent 0 (background): '
+                      f'{absent[:10]}')
