@@ -13,7 +13,7 @@ Shape shorthand:
     L: number of levels, ordered coarse -> fine (e.g. object, part, subpart).
 """
 import math
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -235,6 +235,15 @@ def semantic_consistency_score(counts: np.ndarray) -> float:
     return 100 * valid / total if total else float('nan')
 
 
+def consistency_levels(num_levels: int, spcs_levels: Sequence[int] = (),
+                       secs: bool = False) -> List[int]:
+    """The levels whose predictions SpCS and SeCS read: both levels of every pair (l, l - 1) of
+    ``spcs_levels``; with ``secs``, all ``num_levels``. Increasing."""
+    if secs:
+        return list(range(num_levels))
+    return sorted({lv for c in spcs_levels for lv in (c - 1, c)})
+
+
 def hierarchical_stats(preds: Sequence[Optional[Tensor]], gts: Sequence[Optional[Tensor]],
                        num_classes: Sequence[int], hierarchy: Optional[ClassHierarchy] = None,
                        area_levels: Sequence[int] = (), spcs_levels: Sequence[int] = (),
@@ -261,11 +270,7 @@ def hierarchical_stats(preds: Sequence[Optional[Tensor]], gts: Sequence[Optional
         dict: ``areas`` {level: (4, N_l)}, ``spcs`` {child level: (3, M)}, ``secs`` (2,) (only
         when asked); all int64 numpy arrays.
     """
-    num_levels = len(num_classes)
-    consistency = {lv for c in spcs_levels for lv in (c - 1, c)}
-    if secs:
-        consistency = set(range(num_levels))
-    consistency = sorted(consistency)
+    consistency = consistency_levels(len(num_classes), spcs_levels, secs)
     bins = {lv: prediction_bins(preds[lv], num_classes[lv])
             for lv in sorted(set(area_levels) | set(spcs_levels) | set(consistency))}
 

@@ -181,10 +181,7 @@ class ClassHierarchy:
         if not all_levels:
             raise KeyError("dataset_meta has no 'levels'")
         levels = tuple(levels or all_levels)
-        index = [all_levels.index(lv) for lv in levels if lv in all_levels]
-        if len(index) != len(levels) or index != sorted(set(index)):
-            raise ValueError(f'levels {levels} are not a coarse -> fine subsequence of '
-                             f"dataset_meta['levels'] = {all_levels}")
+        index = cls.subsequence_index(levels, all_levels, "dataset_meta['levels']")
         used = all_levels[index[0]:index[-1] + 1]
         names = meta.get('level_classes') or {}
         names = {lv: names[lv] for lv in used} if all(lv in names for lv in used) else None
@@ -206,6 +203,29 @@ class ClassHierarchy:
                 raise ValueError(f"dataset_meta['hierarchy'][{child!r}] and "
                                  f"dataset_meta['level_parents'][{child!r}] disagree")
         return full if used == levels else full.restrict(levels)
+
+    @staticmethod
+    def subsequence_index(levels: Sequence[str], all_levels: Sequence[str],
+                          name: str = 'the levels') -> List[int]:
+        """Where ``levels`` lie in ``all_levels``, checked to be a coarse -> fine subsequence.
+
+        Args:
+            levels (Sequence[str]): the levels asked for.
+            all_levels (Sequence[str]): the levels there are, coarse -> fine.
+            name (str): what ``all_levels`` is called in the error. Default: 'the levels'.
+
+        Returns:
+            list[int]: the index of each of ``levels`` in ``all_levels``, increasing.
+
+        Raises:
+            ValueError: a level not in ``all_levels``, repeated or out of order; names both.
+        """
+        levels, all_levels = tuple(levels), tuple(all_levels)
+        index = [all_levels.index(lv) for lv in levels if lv in all_levels]
+        if len(index) != len(levels) or index != sorted(set(index)):
+            raise ValueError(f'levels {levels} are not a coarse -> fine subsequence of '
+                             f'{name} = {all_levels}')
+        return index
 
     def to_meta(self) -> dict:
         """The plain-data ``dataset_meta`` entries of this hierarchy (needs class names)."""
@@ -283,10 +303,7 @@ class ClassHierarchy:
         """The hierarchy of a coarse -> fine subsequence of the levels, with each new pair's
         relation composed through the skipped levels' foreground classes."""
         levels = tuple(levels)
-        index = [self.levels.index(lv) for lv in levels if lv in self.levels]
-        if len(index) != len(levels) or index != sorted(set(index)):
-            raise ValueError(f'levels {levels} are not a coarse -> fine subsequence of '
-                             f'{self.levels}')
+        self.subsequence_index(levels, self.levels, "the hierarchy's levels")
         parents = {}
         for parent, child in zip(levels[:-1], levels[1:]):
             # reach[k]: the classes of the current level a child class k lies under

@@ -1,7 +1,8 @@
 """Per-level mIoU and the SPIN consistency scores SpCS and SeCS (arXiv 2407.09686)."""
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -17,6 +18,38 @@ from cast.structures import ClassHierarchy, pair_names
 from mmseg.registry import METRICS
 
 from .. import functional as F
+
+
+@dataclass(frozen=True)
+class MetricPlan:
+    """What :class:`HierarchicalMetric` computes on one ``dataset_meta``, resolved and checked
+    once. Levels are referred to by their index in ``levels``.
+
+    Attributes:
+        levels (tuple): the evaluated levels, coarse -> fine; ``(None,)`` for a dataset without
+            ``levels`` (one map, ``pred_sem_seg`` / ``gt_sem_seg``).
+        class_names (tuple): per level, its class names.
+        num_classes (tuple[int]): per level, N_l.
+        area_levels (tuple[int]): levels whose IoU areas are counted, increasing.
+        spcs_levels (tuple[int]): child levels l of the pairs (l, l - 1) whose SpCS is counted,
+            fine -> coarse.
+        secs (bool): whether SeCS is counted.
+        pair_names (dict[str, str]): child level -> the pair's name (e.g. 'S2P').
+        hierarchy (ClassHierarchy | None): the levels' hierarchy; None without SpCS / SeCS.
+        valid_chain (Tensor | None): ``hierarchy.chain_mask(extra=1)`` for SeCS when the joint
+            histogram fits, else None.
+        main_level (str | None): the level ``pred_sem_seg`` / ``gt_sem_seg`` may stand for.
+    """
+    levels: Tuple[Optional[str], ...]
+    class_names: Tuple[Tuple[str, ...], ...]
+    num_classes: Tuple[int, ...]
+    area_levels: Tuple[int, ...]
+    spcs_levels: Tuple[int, ...]
+    secs: bool
+    pair_names: Dict[str, str]
+    hierarchy: Optional[ClassHierarchy]
+    valid_chain: Optional[torch.Tensor]
+    main_level: Optional[str]
 
 
 @METRICS.register_module()
@@ -124,7 +157,7 @@ class HierarchicalMetric(BaseMetric):
         self._dataset_meta = dataset_meta
         self._plan = None if dataset_meta is None else self._make_plan(dataset_meta)
 
-    def _make_plan(self, meta: dict) -> dict:
+    def _make_plan(self, meta: dict) -> MetricPlan:
         """Resolve levels, classes, pairs and parents from ``meta``; check every request."""
         all_levels = tuple(meta['levels']) if meta.get('levels') else None
         if all_levels is None:
@@ -137,11 +170,7 @@ class HierarchicalMetric(BaseMetric):
             levels, class_names = (None, ), [tuple(meta['classes'])]
         else:
             levels = self.levels or all_levels
-            unknown = [level for level in levels if level not in all_levels]
-            order = [all_levels.index(level) for level in levels if level in all_levels]
-            if unknown or order != sorted(set(order)):
-                raise ValueError(f'HierarchicalMetric: levels={levels} must be a coarse -> fine '
-                                 f"subsequence of dataset_meta['levels']={all_levels}")
+            ClassHierarchy.subsequence_index(levels, all_levels, "dataset_meta['levels']")
             level_classes = meta.get('level_classes') or {}
             missing = [level for level in levels if level not in level_classes]
             if missing:
@@ -188,14 +217,14 @@ class HierarchicalMetric(BaseMetric):
                                  f'{err.args[0]}') from err
             if secs and np.prod([n + 1 for n in num_classes]) <= F.MAX_JOINT_BINS:
                 valid_chain = hierarchy.chain_mask(extra=1)
-        main_level = meta.get('main_level', levels[0])
-        return dict(levels=levels, class_names=class_names, num_classes=num_classes,
-                    area_levels=sorted(set(area_levels)),
-                    spcs_levels=sorted(set(spcs_levels), reverse=True), secs=secs,
-                    pair_names={child: name for name, child, _ in pairs}, hierarchy=hierarchy,
-                    valid_chain=valid_chain, main_level=main_level)
+        return MetricPlan(
+            levels=tuple(levels), class_names=tuple(class_names), num_classes=tuple(num_classes),
+            area_levels=tuple(sorted(set(area_levels))),
+            spcs_levels=tuple(sorted(set(spcs_levels), reverse=True)), secs=secs,
+            pair_names={child: name for name, child, _ in pairs}, hierarchy=hierarchy,
+            valid_chain=valid_chain, main_level=meta.get('main_level', levels[0]))
 
-    def _get_plan(self) -> dict:
+    def _get_plan(self) -> MetricPlan:
         if self._dataset_meta is None:
             raise ValueError('HierarchicalMetric: dataset_meta is not set')
         if self._plan is None:
@@ -229,28 +258,26 @@ class HierarchicalMetric(BaseMetric):
                 ``SegDataSample``.
         """
         plan = self._get_plan()
-        levels, num_levels = plan['levels'], len(plan['levels'])
-        used = set(plan['area_levels']) | set(plan['spcs_levels'])
-        used |= {level - 1 for level in plan['spcs_levels']}
-        if plan['secs']:
-            used = set(range(num_levels))
+        levels, num_levels = plan.levels, len(plan.levels)
+        used = set(plan.area_levels) | set(plan.spcs_levels) | set(
+            F.consistency_levels(num_levels, plan.spcs_levels, plan.secs))
         for data_sample in data_samples:
             if isinstance(data_sample, BaseDataElement):
                 data_sample = data_sample.to_dict()
             preds = [None] * num_levels
             for i in (range(num_levels) if self.output_dir else used):
-                preds[i] = self._get_map(data_sample, 'pred', levels[i], plan['main_level'])
+                preds[i] = self._get_map(data_sample, 'pred', levels[i], plan.main_level)
             if self.output_dir:
                 self._write_png(data_sample, preds, levels)
             if self.format_only:
                 continue
             gts = [None] * num_levels
-            for i in set(plan['area_levels']) | set(plan['spcs_levels']):
+            for i in set(plan.area_levels) | set(plan.spcs_levels):
                 gts[i] = self._get_map(data_sample, 'gt', levels[i],
-                                       plan['main_level']).to(preds[i].device)
+                                       plan.main_level).to(preds[i].device)
             stats = F.hierarchical_stats(
-                preds, gts, plan['num_classes'], plan['hierarchy'], plan['area_levels'],
-                plan['spcs_levels'], plan['secs'], self.ignore_index, plan['valid_chain'])
+                preds, gts, plan.num_classes, plan.hierarchy, plan.area_levels,
+                plan.spcs_levels, plan.secs, self.ignore_index, plan.valid_chain)
             self.results.append(stats)
 
     def _write_png(self, data_sample: dict, preds: List[torch.Tensor], levels: Sequence):
@@ -282,12 +309,12 @@ class HierarchicalMetric(BaseMetric):
             return OrderedDict()
         self._plan = None  # check the requested metrics against the dataset again
         plan = self._get_plan()
-        levels = plan['levels']
+        levels = plan.levels
         metrics = OrderedDict()
         level_rows, class_tables = [], []
-        for i in plan['area_levels']:
+        for i in plan.area_levels:
             areas = sum(r['areas'][i] for r in results) if results else np.zeros(
-                (4, plan['num_classes'][i]), dtype=np.int64)
+                (4, plan.num_classes[i]), dtype=np.int64)
             scores = self.areas_to_scores(areas)
             suffix = '' if levels[i] is None else f'.{levels[i]}'
             for key in ('aAcc', 'mIoU', 'mIoU_nobg', 'mAcc'):
@@ -295,11 +322,11 @@ class HierarchicalMetric(BaseMetric):
             level_rows.append([levels[i] or '-'] +
                               [scores[k] for k in ('mIoU', 'mIoU_nobg', 'mAcc', 'aAcc')])
             if self.classwise:
-                class_tables.append((levels[i], plan['class_names'][i], scores))
+                class_tables.append((levels[i], plan.class_names[i], scores))
 
         consistency_rows = []
-        for i in plan['spcs_levels']:
-            name = f"SpCS_{plan['pair_names'][levels[i]]}"
+        for i in plan.spcs_levels:
+            name = f"SpCS_{plan.pair_names[levels[i]]}"
             terms = [r['spcs'][i] for r in results]
             terms = np.concatenate(terms, axis=1) if terms else np.zeros((3, 0), np.int64)
             score, num_pairs, skipped = self.spcs_from_terms(terms)
@@ -307,7 +334,7 @@ class HierarchicalMetric(BaseMetric):
             metrics[f'{name}_skipped'] = skipped
             consistency_rows.append([f'{name} ({levels[i]} -> {levels[i - 1]})', score,
                                      f'{num_pairs} pairs', skipped])
-        if plan['secs']:
+        if plan.secs:
             counts = sum((r['secs'] for r in results), np.zeros(2, np.int64))
             metrics['SeCS'] = self.secs_from_counts(counts)
             consistency_rows.append([f'SeCS ({" -> ".join(reversed(levels))})',
