@@ -11,31 +11,19 @@ pixel dims (e.g. H, W).
   log-probabilities, exact (max-product over the hierarchy, :func:`~cast.structures.
   best_chains`).
 
-Both consistent decodings give only valid chains (background ends a chain), so SpCS and SeCS
-are 100 by construction.
+Both consistent decodings walk down the levels alike (:func:`~cast.structures.descend`,
+on the logits or on the chains' completions) in one loop over chunks of pixels
+(:func:`~cast.structures.in_pixel_chunks`), and give only valid chains (background
+ends a chain), so SpCS and SeCS are 100 by construction.
 """
 from typing import List, Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from cast.structures import ClassHierarchy, best_chains
+from cast.structures import ClassHierarchy, best_chain, descend, in_pixel_chunks
 
 DECODINGS = ('independent', 'greedy', 'joint')
-
-
-def _in_chunks(level_logits: Sequence[Tensor], decode, chunk_size: int) -> List[Tensor]:
-    """Run ``decode`` (L tensors (N_l, P) -> L tensors (P,)) on chunks of pixels."""
-    shape = level_logits[0].shape[1:]
-    flat = [x.reshape(x.shape[0], -1) for x in level_logits]
-    total = flat[0].shape[1]
-    preds = [torch.empty(total, dtype=torch.long, device=flat[0].device) for _ in flat]
-    for start in range(0, total, chunk_size):
-        part = slice(start, start + chunk_size)
-        for out, pred in zip(preds, decode([x[:, part] for x in flat])):
-            out[part] = pred
-    return [p.view(shape) for p in preds]
 
 
 def greedy_argmax(level_logits: Sequence[Tensor], hierarchy: ClassHierarchy,
@@ -51,16 +39,7 @@ def greedy_argmax(level_logits: Sequence[Tensor], hierarchy: ClassHierarchy,
         list[Tensor]: per level (*) long predictions; for every pixel and level l > 0,
         ``hierarchy.allowed_children(level_l)[pred_l, pred_{l-1}]`` holds.
     """
-    allowed = [hierarchy.allowed_children(child, level_logits[0].device)
-               for child in hierarchy.levels[1:]]
-
-    def decode(logits):
-        preds = [logits[0].argmax(dim=0)]
-        for x, mask in zip(logits[1:], allowed):
-            ok = mask.index_select(1, preds[-1])  # (N_l, P): children of the class above
-            preds.append(x.masked_fill(~ok, float('-inf')).argmax(dim=0))
-        return preds
-    return _in_chunks(level_logits, decode, chunk_size)
+    return in_pixel_chunks(lambda logits: descend(hierarchy, logits), level_logits, chunk_size)
 
 
 def joint_argmax(level_logits: Sequence[Tensor], hierarchy: ClassHierarchy,
@@ -76,9 +55,8 @@ def joint_argmax(level_logits: Sequence[Tensor], hierarchy: ClassHierarchy,
         list[Tensor]: per level (*) long predictions.
     """
     def decode(logits):
-        scores = [F.log_softmax(x.float(), dim=0) for x in logits]
-        return best_chains(hierarchy, scores, chunk_size)[0]
-    return _in_chunks(level_logits, decode, chunk_size)
+        return best_chain(hierarchy, [F.log_softmax(x.float(), dim=0) for x in logits])[0]
+    return in_pixel_chunks(decode, level_logits, chunk_size)
 
 
 def decode_levels(level_logits: Sequence[Tensor], decoding: str,

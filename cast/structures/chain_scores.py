@@ -13,8 +13,9 @@ chains through k, fine to coarse:
     C_l[0]     = s_l[0] + C_{l+1}[0]                                   (background ends it)
     C_l[k]     = s_l[k] + R(C_{l+1}[0], C_{l+1}[j] for foreground j under k),    k > 0
 
-R = max gives the max-product programme (the best chain: :func:`best_chains`), R = log-sum-exp
-the sum-product one (the log partition function: :func:`chain_logsumexp`). Reducing children
+R = max gives the max-product programme (the best chain: :func:`best_chains`, read back coarse
+to fine by :func:`descend`, which on raw scores is greedy decoding), R = log-sum-exp the
+sum-product one (the log partition function: :func:`chain_logsumexp`). Reducing children
 into parents goes through the hierarchy's child groups (parents sharing one set of children,
 e.g. SPIN's object classes of one superclass, are reduced once), so a multi-parent DAG costs
 O(sum_l N_l + E) per pixel like a tree; no (N_c, N_p, P) tensor is formed.
@@ -26,7 +27,7 @@ pixel's largest child completion, times the (G + 1, N_c) 0/1 matrix of the group
 precision to underflow there; such pixels are recomputed with a shift per group, as
 ``torch.logsumexp`` shifts, so the result is the per-group computation's up to rounding.
 """
-from typing import List, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -140,6 +141,63 @@ def chain_completions(hierarchy: ClassHierarchy, scores: Sequence[Tensor],
     return out
 
 
+def in_pixel_chunks(fn: Callable[[List[Tensor]], Sequence[Tensor]], tensors: Sequence[Tensor],
+                    chunk_size: int = 1 << 14) -> List[Tensor]:
+    """Run ``fn`` on chunks of pixels: the one pixel loop of the decodings.
+
+    Args:
+        fn (callable): L tensors (N_l, P') -> tensors (P',), on a chunk of P' pixels.
+        tensors (Sequence[Tensor]): L tensors (N_l, *), same trailing dims.
+        chunk_size (int): pixels per chunk (bounds the memory to a few (N_l, chunk) tensors).
+            Default: 16384.
+
+    Returns:
+        list[Tensor]: ``fn``'s outputs over all pixels, each (*).
+    """
+    shape = tensors[0].shape[1:]
+    flat = [x.reshape(x.shape[0], -1) for x in tensors]
+    total = flat[0].shape[1]
+    outs = None
+    for start in range(0, max(total, 1), chunk_size):  # once on no pixels: outputs' dtypes
+        part = slice(start, start + chunk_size)
+        results = fn([x[:, part] for x in flat])
+        if outs is None:
+            outs = [torch.empty(total, dtype=r.dtype, device=r.device) for r in results]
+        for out, result in zip(outs, results):
+            out[part] = result
+    return [out.view(shape) for out in outs]
+
+
+def descend(hierarchy: ClassHierarchy, scores: Sequence[Tensor]) -> List[Tensor]:
+    """Per pixel, coarse to fine: the first level's argmax, then each level's argmax among the
+    classes allowed under the class chosen above (:meth:`ClassHierarchy.allowed_children`).
+
+    On chain completions (:func:`chain_completions`) this is the backtrack of the best chain;
+    on logits, greedy decoding. Ties go to the smallest class index, as ``argmax``.
+
+    Args:
+        hierarchy (ClassHierarchy): L levels.
+        scores (Sequence[Tensor]): L tensors (N_l, P), coarse -> fine.
+
+    Returns:
+        list[Tensor]: L long tensors (P,).
+    """
+    choice = scores[0].argmax(0)  # the first maximum
+    preds = [choice]
+    for child, x in zip(hierarchy.levels[1:], scores[1:]):
+        ok = hierarchy.allowed_children(child, x.device).index_select(1, choice)  # (N_l, P)
+        choice = x.masked_fill(~ok, float('-inf')).argmax(0)
+        preds.append(choice)
+    return preds
+
+
+def best_chain(hierarchy: ClassHierarchy,
+               scores: Sequence[Tensor]) -> Tuple[List[Tensor], Tensor]:
+    """:func:`best_chains` of L tensors (N_l, P) in one piece: L long (P,), the (P,) scores."""
+    completions = chain_completions(hierarchy, scores, 'max')
+    return descend(hierarchy, completions), completions[0].amax(0)
+
+
 def best_chains(hierarchy: ClassHierarchy, scores: Sequence[Tensor],
                 chunk_size: int = 1 << 14) -> Tuple[List[Tensor], Tensor]:
     """Per pixel, the valid chain with the highest total score (exact: max-product).
@@ -156,24 +214,12 @@ def best_chains(hierarchy: ClassHierarchy, scores: Sequence[Tensor],
     Returns:
         tuple: L long tensors (*), one class per level, and the (*) best scores.
     """
-    shape = scores[0].shape[1:]
-    flat = [s.reshape(s.shape[0], -1) for s in scores]
-    total = flat[0].shape[1]
-    preds = [torch.empty(total, dtype=torch.long, device=flat[0].device) for _ in flat]
-    best = torch.empty(total, dtype=flat[0].dtype, device=flat[0].device)
-    allowed = [hierarchy.allowed_children(child, flat[0].device)
-               for child in hierarchy.levels[1:]]
-    for start in range(0, total, chunk_size):
-        part = slice(start, start + chunk_size)
-        completions = chain_completions(hierarchy, [s[:, part] for s in flat], 'max')
-        best[part] = completions[0].amax(0)
-        choice = completions[0].argmax(0)  # the first maximum
-        preds[0][part] = choice
-        for i, mask in enumerate(allowed, start=1):
-            ok = mask.index_select(1, choice)  # (N_l, chunk): children of the chosen parent
-            choice = completions[i].masked_fill(~ok, float('-inf')).argmax(0)
-            preds[i][part] = choice
-    return [p.view(shape) for p in preds], best.view(shape)
+    def chunk(part):
+        preds, best = best_chain(hierarchy, part)
+        return preds + [best]
+
+    *preds, best = in_pixel_chunks(chunk, scores, chunk_size)
+    return preds, best
 
 
 def chain_logsumexp(hierarchy: ClassHierarchy, scores: Sequence[Tensor]) -> Tensor:
