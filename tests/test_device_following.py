@@ -79,7 +79,7 @@ def segmentor(hierarchical, mode):
                         pad_val=0, seg_pad_val=255)
     backbone = dict(type='CAST', arch=ARCH, img_size=32, num_clusters=[12, 6, 3, 2])
     if hierarchical:
-        cfg = dict(type='HierarchicalEncoderDecoder', consistent_decoding=True,
+        cfg = dict(type='HierarchicalEncoderDecoder', decoding='greedy',
                    hierarchy=HIERARCHY,
                    decode_head=dict(type='HierarchicalDecodeHead', levels=LEVELS,
                                     num_classes=NUM_CLASSES, decode_head=uper_head(-1)),

@@ -1,5 +1,4 @@
 """CAST encoder-decoder predicting every level of a class hierarchy."""
-import warnings
 from typing import Dict, Mapping, Optional, Sequence
 
 import torch
@@ -50,11 +49,7 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
     Args:
         backbone (dict): Backbone config; takes ``(inputs, superpixels)``.
         decode_head (dict): :class:`HierarchicalDecodeHead` config.
-        decoding (str, optional): 'independent', 'greedy' or 'joint'. Defaults to None
-            ('independent', or what ``consistent_decoding`` says).
-        consistent_decoding (bool, optional): Deprecated alias: True means
-            ``decoding='greedy'``, False 'independent'. Ignored (with a warning) when
-            ``decoding`` is given. Defaults to None.
+        decoding (str): 'independent', 'greedy' or 'joint'. Defaults to 'independent'.
         hierarchy (dict, optional): child level -> parent class (or tuple of parent classes) per
             child class, taking precedence over ``dataset_meta``. Defaults to None.
         Others: see :class:`mmseg.models.EncoderDecoder`.
@@ -68,8 +63,7 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 decoding: Optional[str] = None,
-                 consistent_decoding: Optional[bool] = None,
+                 decoding: str = 'independent',
                  hierarchy: Optional[Mapping[str, Sequence]] = None,
                  pretrained: Optional[str] = None,
                  init_cfg: OptMultiConfig = None):
@@ -89,17 +83,7 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
                             f'{type(self.decode_head).__name__}')
         self.levels = self.decode_head.levels
         self.main_level = self.decode_head.main_level
-        if consistent_decoding is not None:
-            alias = 'greedy' if consistent_decoding else 'independent'
-            note = (f"means decoding='{alias}'" if decoding is None else
-                    f"is ignored: decoding={decoding!r} is given")
-            warnings.warn(f'consistent_decoding is deprecated; use decoding=... '
-                          f"({', '.join(map(repr, DECODINGS))}); consistent_decoding="
-                          f'{consistent_decoding} {note}', DeprecationWarning)
-            print_log(f'consistent_decoding={consistent_decoding} is deprecated and {note}',
-                      logger='current', level=30)
-            decoding = alias if decoding is None else decoding
-        self.decoding = 'independent' if decoding is None else decoding
+        self.decoding = decoding
         self.hierarchy = None if hierarchy is None else ClassHierarchy(
             self.levels, hierarchy, num_classes=self.decode_head.level_num_classes,
             source='model.hierarchy')
@@ -156,18 +140,6 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
         if value not in DECODINGS:
             raise ValueError(f'decoding must be one of {DECODINGS}, got {value!r}')
         self._decoding = value
-
-    @property
-    def consistent_decoding(self) -> bool:
-        """Deprecated: whether the decoding is hierarchy-consistent ('greedy' or 'joint');
-        setting it sets ``decoding`` to 'greedy' (True) or 'independent' (False)."""
-        return self.decoding != 'independent'
-
-    @consistent_decoding.setter
-    def consistent_decoding(self, value: bool) -> None:
-        warnings.warn("consistent_decoding is deprecated; set decoding='greedy' / 'joint' / "
-                      "'independent'", DeprecationWarning)
-        self.decoding = 'greedy' if value else 'independent'
 
     def class_hierarchy(self, purpose: str = 'this model') -> ClassHierarchy:
         """The validated :class:`ClassHierarchy` of the model's levels.

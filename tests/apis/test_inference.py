@@ -114,16 +114,6 @@ def test_mmseg_inferencer_decodes_jointly_from_the_hierarchy_in_the_weights(chec
     assert_valid_chains(sample, hierarchy)
 
 
-def test_a_checkpoint_without_the_hierarchy_buffers_still_loads(checkpoint, images, tmp_path):
-    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    for child in LEVELS[1:]:  # as saved before the hierarchy travelled with the weights
-        del ckpt['state_dict'][f'hierarchy_{child}']
-    old = tmp_path / 'old.pth'
-    torch.save(ckpt, old)
-    model = init_model(CONFIG, str(old), device='cpu', cfg_options={'model.decoding': 'joint'})
-    assert_valid_chains(inference_model(model, images[0]), model.dataset_meta['hierarchy'])
-
-
 def test_hierarchical_inferencer_returns_saves_and_draws_every_level(checkpoint, images,
                                                                      tmp_path):
     inferencer = HierarchicalInferencer(CONFIG, checkpoint, device='cpu')
