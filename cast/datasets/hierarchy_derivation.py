@@ -151,14 +151,19 @@ def parents_by_containment(counts: np.ndarray, child_classes: Sequence[str],
     return parents
 
 
+def _is_fresh(path: str, newer_than: Sequence[str]) -> bool:
+    """Whether the file ``path`` exists and is newer than every existing file of
+    ``newer_than``."""
+    return osp.isfile(path) and not any(
+        osp.getmtime(f) >= osp.getmtime(path) for f in newer_than if osp.exists(f))
+
+
 def load_cached(path: str, newer_than: Sequence[str], child_level: str,
                 child_classes: Sequence[str], parent_classes: Sequence[str]
                 ) -> Optional[List[Optional[int]]]:
     """The cached parents of ``child_level``, if the cache is newer than every file in
     ``newer_than`` and was made for the same classes; else None."""
-    if not osp.isfile(path):
-        return None
-    if any(osp.getmtime(f) >= osp.getmtime(path) for f in newer_than if osp.exists(f)):
+    if not _is_fresh(path, newer_than):
         return None
     try:
         with open(path) as f:
@@ -179,8 +184,7 @@ def save_cached(path: str, newer_than: Sequence[str], child_level: str, parent_l
                 parents: Sequence[Optional[int]]) -> None:
     """Write (merge) one level pair into the cache file, atomically."""
     content = dict(version=CACHE_VERSION, pairs={})
-    if osp.isfile(path) and not any(
-            osp.getmtime(f) >= osp.getmtime(path) for f in newer_than if osp.exists(f)):
+    if _is_fresh(path, newer_than):
         try:
             with open(path) as f:
                 old = json.load(f)
