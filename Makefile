@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cast-installed
-REQS   := setup.py requirements/build.txt requirements/runtime.txt requirements/tests.txt
+REQS   := setup.py requirements/build.txt requirements/runtime.txt requirements/tests.txt \
+          requirements/docs.txt
 
 TORCH_VERSION ?= 2.13.0
 MMCV_VERSION  ?= 2.1.0
@@ -15,7 +16,7 @@ SPIN_API_VERSION ?= 1.0.0
 # MAX_JOBS jobs at once (ninja's default, cores + 2, overloads small machines): one per core.
 MAX_JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: install demo test test-isa clean-venv
+.PHONY: install demo test test-isa docs clean-venv
 
 install: $(STAMP)
 
@@ -33,7 +34,8 @@ $(STAMP): $(REQS) Makefile
 	$(BIN)/pip install -q "setuptools>=77.0.3,<81"
 	$(BIN)/python -c "import fast_slic" 2>/dev/null || \
 	  $(BIN)/pip install -q --no-build-isolation fast-slic==0.4.0
-	$(BIN)/pip install -q -r requirements/runtime.txt -r requirements/tests.txt
+	$(BIN)/pip install -q -r requirements/runtime.txt -r requirements/tests.txt \
+	  -r requirements/docs.txt
 	@# spin-api (SPIN's own loader, compared against in the tests) without its unpinned OpenCV.
 	$(BIN)/pip install -q --no-deps spin-dataset-api==$(SPIN_API_VERSION)
 	@# OpenCV: mmcv and mmengine pull the plain opencv-python; SEEDS needs the contrib build.
@@ -75,6 +77,11 @@ ISA ?= $(shell $(BIN)/python -c "import torch; \
   print({'AVX512': 'avx2'}.get(torch.backends.cpu.get_cpu_capability(), 'default'))" 2>/dev/null)
 test-isa: install
 	ATEN_CPU_CAPABILITY=$(ISA) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests
+
+# The documentation site (docs/: Sphinx, MyST pages, the API from the docstrings) as HTML in
+# docs/_build/html; warnings are errors, as in tests/test_docs.py.
+docs: install
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 clean-venv:
 	rm -rf $(VENV)

@@ -58,9 +58,8 @@ class CASTEncoderDecoder(EncoderDecoder):
     ``encode_decode`` may return a tensor or, for heads predicting several
     levels, a dict of tensors; slide inference merges either.
 
-    Args:
-        See :class:`mmseg.models.EncoderDecoder`; none are added. The
-        backbone must accept ``(inputs, superpixels)``.
+    The arguments are those of :class:`mmseg.models.EncoderDecoder`; none
+    are added. The backbone must accept ``(inputs, superpixels)``.
     """  # noqa: E501
 
     def extract_feat(self,
