@@ -10,7 +10,7 @@ segmentor's own backbone and data preprocessor (``inference_model(..., with_hier
 
 Configs: the segmentation configs of ``configs/cast/`` (scope mmseg, MMSeg's
 ``SegDataPreProcessor``) and the recognition configs (scope mmpretrain, MMPretrain's
-``ClsDataPreProcessor`` / ``SelfSupDataPreprocessor``). Checkpoints: any that
+``ClsDataPreprocessor`` / ``SelfSupDataPreprocessor``). Checkpoints: any that
 :func:`~cast.backbones.checkpoint_converter.convert_cast_checkpoint` reads (ours, with the
 backbone under ``backbone.``; official CAST checkpoints of MoCo v3, DeiT or Segmenter; their
 converted form).

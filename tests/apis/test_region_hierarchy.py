@@ -84,7 +84,7 @@ def test_recognition_config_and_our_checkpoint(tools, tiny_config_dir, image_pat
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
     predictor = HierarchyPredictor(config, ckpt)
     assert predictor.superpixels.area_per_superpixel == 64  # from the config's pipeline
-    assert predictor.model.data_preprocessor.to_rgb  # MMPretrain's ClsDataPreProcessor
+    assert predictor.model.data_preprocessor.to_rgb  # MMPretrain's ClsDataPreprocessor
     for key, value in model.backbone.state_dict().items():
         assert torch.equal(predictor.backbone.state_dict()[key], value), key
     written = tools['visualize']([image_path, config, ckpt, '--out', str(tmp_path / 'vis'),
@@ -122,7 +122,7 @@ def test_bad_checkpoint_is_named(tiny_config_dir, tmp_path, official):
 
 @pytest.mark.parametrize('config, preprocessor', [
     ('tiny_upernet_cast.py', 'CASTSegDataPreProcessor'),
-    ('tiny_cast_deit.py', 'ClsDataPreProcessor'),
+    ('tiny_cast_deit.py', 'ClsDataPreprocessor'),
     ('tiny_mocov3_cast.py', 'SelfSupDataPreprocessor'),
 ])
 def test_regions_normalised_by_the_models_own_data_preprocessor(tiny_config_dir, image_path,

@@ -8,7 +8,9 @@ import torch
 from mmengine.optim import OptimWrapper
 
 from cast.segmentors import HierarchicalEncoderDecoder
+from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 from tests.helpers.hierarchies import LEVELS, NUM_CLASSES, TREE
 from tests.helpers.segmentors import PREPROCESSOR, TINY_CAST, make_batch, uper_head
 
@@ -240,3 +242,22 @@ def test_pipeline_to_training_and_prediction():
                                    data_samples=data['data_samples'][:1]))
     assert out[0].pred_seg_subpart.data.shape == (1, 40, 56)
     assert_valid_chains(out[0])
+
+
+def test_every_level_is_restored_as_mmseg_restores_one():
+    """postprocess_result cuts the padding, undoes the flip and resizes each level's logits
+    exactly as MMSeg's BaseSegmentor.postprocess_result does the logits of one level."""
+    model = build().eval()
+    g = torch.Generator().manual_seed(0)
+    logits = {level: torch.randn(2, NUM_CLASSES[level], 24, 32, generator=g)
+              for level in LEVELS}
+    metas = [dict(ori_shape=(30, 41), padding_size=[0, 5, 0, 3], flip=True,
+                  flip_direction='horizontal'),
+             dict(ori_shape=(17, 23), img_padding_size=[2, 1, 3, 0], flip=True,
+                  flip_direction='vertical')]
+    ours = model.postprocess_result(logits, [SegDataSample(metainfo=m) for m in metas])
+    for level in LEVELS:
+        mmseg = BaseSegmentor.postprocess_result(model, logits[level],
+                                                 [SegDataSample(metainfo=m) for m in metas])
+        for sample, reference in zip(ours, mmseg):
+            assert torch.equal(sample.get(f'seg_logits_{level}').data, reference.seg_logits.data)
