@@ -29,48 +29,13 @@ class CAST(SuperpixelEmbedding, BaseModule):
     Recognition", Ke, Mo, Yu, ICLR 2024, https://arxiv.org/abs/2210.00314.
     Reference code: https://github.com/twke18/CAST (``cast_models/``).
 
-    A ConvStem gives a stride-8 grid; features are averaged within each
-    superpixel (one token per superpixel, plus the pooled position embedding)
-    and a [CLS] token is prepended. Each stage is a stack of pre-norm ViT
-    blocks followed by :class:`GraphPooling` into ``num_clusters[i]`` tokens.
-    The argmax of each pooling's logits maps tokens to the next stage's
-    clusters; composed from the superpixel map it gives a nested segmentation
-    per stage (:meth:`forward_hierarchy`).
-
-    The reference's variants are selected by arguments:
-
-    - segmentation (DeiT / Segmenter, ``cast_seg_deit.py``):
-      ``pos_embed_type='learned'``, ``feature_resize='bilinear'``: the grid
-      features are resized bilinearly and the learned table (1, 1 + grid, C)
-      bicubically to the superpixel map's size before averaging.
-    - classification (MoCo v3, ``cast.py``): ``pos_embed_type='sincos'``,
-      ``feature_resize='nearest'``: the superpixel map is resized to the grid
-      by nearest neighbour; fixed 2D sin-cos table; [CLS] gets no position.
-    - ``cast_deit.py`` (DeiT classification) is 'learned' + 'nearest';
-      ``cast_seg.py`` (MoCo segmentation) is 'sincos' + 'bilinear'.
-
-    Superpixels and padding: ``superpixels`` holds labels 0..S_b-1 per image.
-    Every image gets ``S = superpixels.max() + 1`` tokens (the batch maximum;
-    in the 'nearest' variant S is taken from the map resized to the grid, as
-    the reference does). A label absent from an image (an image with fewer
-    superpixels than the batch maximum, or a superpixel that misses every grid
-    cell in the 'nearest' variant) gives a zero feature token, which still
-    gets its pooled position (zero) and is flagged in the padding mask. As in
-    the reference, padded tokens are not masked out of attention, so an
-    image's output depends slightly on how much padding its batch needs; the
-    mask only affects farthest point sampling, where padded tokens are
-    replaced by the mean of the valid ones and are therefore never picked as
-    seeds while distinct valid tokens remain.
-
-    Fewer superpixels than clusters: FPS takes the distinct valid tokens first
-    and then has nothing left; the reference fails there (dgl asserts when a
-    batch has fewer tokens than ``num_clusters + 1``; otherwise its seed
-    index becomes -1 and an assertion fails). Here the missing seeds repeat
-    the image's first seed: those clusters duplicate it (logit columns copied
-    exactly), receive no token through the argmax and so no pixel in the
-    hierarchy or the painted feature maps, and are padding in the next
-    stage's mask (never its seeds). Nothing crashes; the next stage still has
-    ``num_clusters[i]`` tokens.
+    A ViT on superpixel tokens: each stage's transformer blocks are followed
+    by a :class:`GraphPooling` into ``num_clusters[i]`` tokens, and the
+    argmax chain of the poolings gives a nested segmentation per stage
+    (:meth:`forward_hierarchy`). The reference's variants are selected by
+    ``out_type``, ``pos_embed_type`` and ``feature_resize``. What it
+    computes, the variants, padding and images with fewer superpixels than
+    clusters: docs/cast_model.md.
 
     Args:
         arch (str | dict): 'small' (C=384, depths [3, 3, 3, 2]),

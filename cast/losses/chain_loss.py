@@ -25,24 +25,8 @@ class ChainLikelihoodLoss(nn.Module):
     summed out. Both sums are the sum-product programme of :mod:`cast.structures.chain_scores`
     (O(sum_l N_l + E) per pixel, also for levels with several parents per class).
 
-    Why this loss:
-
-    - It trains the model that joint decoding decodes. Joint decoding takes per pixel
-      ``argmax_c sum_l log_softmax(z_l)[c_l]``; the per-level log-softmax shifts are the same
-      for every chain, so that is ``argmax_c score(c)``, the most probable chain of this very
-      distribution. Per-level cross-entropy trains each level's softmax on its own, and joint
-      decoding then multiplies marginals that were never trained to be multiplied.
-    - HSSN's tree-min loss ("Deep Hierarchical Semantic Segmentation", CVPR 2022; MMSeg's
-      projects/hssn) puts a sigmoid on every class and bounds a class's score by its
-      ancestors' (min) and descendants' (max). It assumes a tree in which every pixel has a
-      leaf class; here a chain may end in background at any level, several parents per class
-      (SPIN's ``object_level='class'``) make "the ancestor path" ambiguous, and its sigmoid
-      scores are not the per-level softmax that independent and greedy decoding read.
-    - Marginal losses ("a parent's probability is the sum of its children's") need one flat
-      softmax over leaves whose classes tile every coarser class. Summing over chains does that
-      with chains as the leaves: "object without a part" and "part without a subpart" are
-      chains of their own, so every class's probability is by construction the sum over the
-      chains through it, and a pixel labelled only at some levels is scored by that marginal.
+    It is the distribution whose most probable chain joint decoding returns; why this loss and
+    not HSSN's tree-min loss or a flat marginal loss: docs/hierarchical_segmentation.md.
 
     Labels that fit no valid chain (annotation noise, e.g. a subpart on another part's pixels)
     would give an infinite loss: on such a pixel the finest labels are dropped (as if ignored),
