@@ -3,7 +3,7 @@
 # momentum 0.9, as timm's 'sgd'), lr 1e-3, weight decay 0, poly 0.9 to 1e-5 per iteration, no
 # warm-up, batch 8, 64 epochs (8 GPUs x 1 image), slide inference 512 stride 512 at short side 512,
 # SEEDS superpixels (5 bins, 15 iterations, one per 16x16 pixels) computed after the photometric
-# distortion on the crop padded with the mean colour, as the reference. README "Recipes"
+# distortion on the crop padded with the mean colour, as the reference. docs/reproducing.md
 # lists what still differs.
 #   python tools/model_converters/cast2mmseg.py best_checkpoint.pth pretrain/cast-s_deit.pth
 #   tools/dist_train.sh configs/cast/segmenter_cast-s_ade20k.py 8

@@ -12,7 +12,7 @@
 # Training adds the chain likelihood loss to the per-level cross-entropy (the likelihood of the
 # ground-truth (object, part, subpart) chain among the hierarchy's valid chains), and test-time
 # decoding is joint (the most probable valid chain per pixel): on the synthetic SPIN this pair
-# beat per-level training and decoding on every level (README, "Hierarchy-aware learning").
+# beat per-level training and decoding on every level (docs/benchmarks.md).
 # A shared decoder trunk (decode_head.shared=True: one UPerHead, one 1x1 classifier per level)
 # costs 111 instead of 328 head GFLOPs at 512x512 but lost part and subpart mIoU there.
 #
