@@ -147,18 +147,19 @@ class GraphPooling(BaseModule):
         B, N, C = x.shape
         if padding_mask is None:
             padding_mask = x.new_zeros((B, N), dtype=torch.bool)
-        x = x.detach()
+        dtype = x.dtype
+        # FPS's float64 from the start: the mean of two tokens is then exact,
+        # so they are exactly as far from it and tie whatever the kernels
+        x = x.detach().to(torch.float64)
         valid = (~padding_mask).unsqueeze(-1).to(x.dtype)
         mean = (x * valid).sum(1) / valid.sum(1).clamp(min=1)  # (B, C)
-        # points (B, 1 + N, C) in FPS's float64: the mean, then the tokens
-        # with the padded ones replaced by the mean
-        points = x.new_empty((B, 1 + N, C), dtype=torch.float64)
-        points[:, 0] = mean
-        points[:, 1:] = x
+        # points (B, 1 + N, C): the mean, then the tokens with the padded ones
+        # replaced by the mean
+        points = torch.cat([mean.unsqueeze(1), x], dim=1)
         b, n = padding_mask.nonzero().unbind(1)
         points[b, n + 1] = points[b, 0]
         if self.l2_normalize_for_fps:
-            points = F.normalize(points.to(x.dtype), dim=-1)
+            points = F.normalize(points.to(dtype), dim=-1)
         seeds = farthest_point_sample(
             points, self.num_clusters + 1, backend=self.fps_backend)
         seeds = seeds[:, 1:] - 1

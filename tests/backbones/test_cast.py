@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from cast.backbones import CAST
+from cast.backbones.graph_pool import repeated_seeds
 
 TINY = dict(embed_dims=24, num_layers=[1, 1, 1, 1], num_heads=2)
 
@@ -111,6 +112,17 @@ def test_fewer_superpixels_than_clusters():
     levels = model.forward_hierarchy(x, sp)
     for level in levels[1:]:
         assert level[1].unique().numel() <= 2
+    # Image 1's duplicate clusters get no pixel, are padding in the next
+    # stage and so are never its seeds.
+    raw = model.forward_raw(x, sp)
+    for i in range(4):
+        repeated = repeated_seeds(raw['seed_inds'][i])
+        assert repeated[1].sum() == model.num_clusters[i] - 2
+        assert not repeated[1][levels[i + 1][1]].any()
+        if i < 3:
+            mask, seeds = raw['padding_masks'][i + 1], raw['seed_inds'][i + 1]
+            assert torch.equal(mask, repeated)
+            assert not mask[1].gather(0, seeds[1]).any()
 
 
 def test_forward_hierarchy_is_nested():

@@ -124,3 +124,16 @@ def test_sampling_ignores_autocast_and_keeps_float64():
     with torch.autocast('cpu', dtype=torch.bfloat16):
         inds = farthest_point_sample(points, 10, 'torch')
     assert torch.equal(inds, farthest_point_sample(points, 10, 'dgl'))
+
+
+@pytest.mark.parametrize('backend', ['torch', 'dgl'])
+def test_points_symmetric_about_the_start_tie_exactly(backend):
+    """Two points at the same distance from the first sample (as two tokens are from their
+    mean): the lower index wins on every image, not whichever rounding the product gives."""
+    torch.manual_seed(0)
+    a = torch.randn(64, 1, 96).double()  # float32 tokens in FPS's float64
+    b = torch.randn(64, 1, 96).double()
+    mean = (a + b) / 2  # exact, so a - mean == -(b - mean)
+    points = torch.cat([mean, a, b, mean.expand(-1, 5, -1)], dim=1)
+    inds = farthest_point_sample(points, 4, backend=backend)
+    assert (inds[:, 1] == 1).all() and (inds[:, 2] == 2).all() and (inds[:, 3] == 0).all()

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from cast.backbones import GraphPooling, GroupingBlock
+from cast.backbones.graph_pool import first_occurrence, repeated_seeds
 
 
 def make_pool(**kwargs):
@@ -57,6 +58,43 @@ def test_fewer_valid_tokens_than_clusters_does_not_crash():
     x = torch.randn(1, 4, 24)
     seeds = pool.sample_seeds(x, torch.tensor([[True, False, True, True]]))
     assert (seeds == 1).all()
+
+
+def test_first_occurrence_and_repeated_seeds():
+    seeds = torch.tensor([[4, 0, 7, 1], [2, 5, 2, 2], [3, 3, 3, 3]])
+    assert first_occurrence(seeds).tolist() == [[0, 1, 2, 3], [0, 1, 0, 0],
+                                                [0, 0, 0, 0]]
+    assert repeated_seeds(seeds).tolist() == [
+        [False, False, False, False], [False, False, True, True],
+        [False, True, True, True]]
+
+
+def test_repeated_seeds_tie_exactly_whatever_the_product_gives(monkeypatch):
+    """A repeated seed's logit column is a bit-exact copy of its first
+    occurrence's, even where the product gives the duplicate columns other
+    values (vectorised kernels differ in the last bits; here the duplicates'
+    inputs are made larger by a factor 1 + 1e-6): the argmax never picks it."""
+    import cast.backbones.graph_pool as graph_pool
+    pool = make_pool(num_clusters=6)
+    x = torch.randn(2, 8, 24)
+    mask = torch.zeros(2, 8, dtype=torch.bool)
+    mask[1, 3:] = True  # image 1: 3 valid tokens for 6 clusters
+    normalize = graph_pool.F.normalize
+
+    def off_by_a_little(t, dim):
+        out = normalize(t, dim=dim)
+        if out.shape[1] == 6:  # the seeds' nodes (B, K, C)
+            out[1, 3:] *= 1 + 1e-6
+        return out
+
+    monkeypatch.setattr(graph_pool.F, 'normalize', off_by_a_little)
+    _, _, logits, seeds = pool(torch.randn(2, 1, 24), x, mask)
+    assert (seeds[1, 3:] == seeds[1, 0]).all()
+    for k in range(3, 6):
+        assert torch.equal(logits[1, :, k], logits[1, :, 0])
+    assert (logits[1].argmax(-1) < 3).all()
+    # image 0 has its 6 distinct seeds: nothing is copied
+    assert not repeated_seeds(seeds)[0].any()
 
 
 def test_backends_agree():
