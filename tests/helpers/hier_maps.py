@@ -1,4 +1,5 @@
-"""Hand-made 4x4 hierarchical maps shared by the evaluation tests.
+"""Hand-made 4x4 hierarchical maps shared by the metric tests (their own hierarchy: its expected
+scores are worked out by hand on these maps).
 
 Hierarchy (index 0 = background everywhere):
     object:  background, animal, car, boat        (boat never appears)
@@ -8,7 +9,8 @@ Hierarchy (index 0 = background everywhere):
 import numpy as np
 import torch
 
-LEVELS = ('object', 'part', 'subpart')
+from tests.helpers.hierarchies import LEVELS
+
 LEVEL_CLASSES = dict(
     object=('background', 'animal', 'car', 'boat'),
     part=('background', 'head', 'body', 'wheel'),

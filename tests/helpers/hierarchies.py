@@ -1,4 +1,6 @@
-"""Hierarchies shared by the structure tests: hand-made and random (trees and DAGs)."""
+"""Toy class hierarchies shared by the structure, loss and segmentor tests: hand-made (a tree and
+a DAG over three levels of 3 / 5 / 7 classes) and random (trees and DAGs), with brute-force
+references for the chain programmes."""
 import itertools
 import random
 
