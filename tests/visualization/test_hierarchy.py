@@ -3,7 +3,9 @@ import colorsys
 
 import numpy as np
 
-from cast.visualization import hierarchy_tiles, nested_colors, parent_of
+from cast.visualization import hierarchy_panel, hierarchy_tiles, nested_colors, parent_of
+from cast.visualization.drawing import header_bar
+from cast.visualization.hierarchy import tile_grid
 
 
 def hue_of(rgb):
@@ -45,3 +47,23 @@ def test_hierarchy_tiles_caption_every_level_with_its_region_count():
         edge[:, :-1] |= level[:, :-1] != level[:, 1:]
         edge[:-1] |= level[:-1] != level[1:]
         assert (picture[edge] == 0).all() and (picture[~edge].max(axis=1) > 0).all()
+
+
+def test_one_tile_layout_a_row_or_a_box():
+    """The tool's panel (one row at the tiles' size) and the visualizer's strip (fitted into a
+    box, one or two rows) lay out the same captioned tiles."""
+    fine = np.arange(48 * 64).reshape(48, 64) // 97
+    tiles = hierarchy_tiles([fine, fine // 4, fine // 16])
+    image = np.full((48, 64, 3), 128, np.uint8)
+    panel = hierarchy_panel(image, tiles, gap=4)
+    cap_h = panel.shape[0] - 48
+    assert panel.shape == (48 + cap_h, 4 * 64 + 3 * 4, 3)
+    for k, (_, picture) in enumerate(tiles, start=1):  # after the image, at their own size
+        np.testing.assert_array_equal(panel[cap_h:, k * 68:k * 68 + 64], picture)
+    wide = tile_grid(tiles, 0.4, gap=4, box=(60, 400))  # one row, tiles scaled down
+    tall = tile_grid(tiles, 0.4, gap=4, box=(200, 150))  # two rows fit larger tiles
+    assert wide.shape == (60, 400, 3) and tall.shape == (200, 150, 3)
+    tw = int(64 * (60 - header_bar('x', 10, 0.4).shape[0]) / 48)  # the row's height bounds
+    assert (wide[:, :3 * tw + 8] != 255).any(axis=2).mean() > 0.5
+    assert (wide[:, 3 * tw + 8:] == 255).all()
+    assert (tall[100:] != 255).any()  # the second row is used
