@@ -1,8 +1,8 @@
 """Throughput and peak memory of the CAST-S backbone beside an MMSeg ViT-S.
 
-    python benchmarks/backbone.py              # full run (6 to 10 minutes on 2 cores)
-    python benchmarks/backbone.py --quick      # smoke run: small inputs, one repeat
-    python benchmarks/backbone.py --profile    # also where CAST-S spends its time at 512
+    python -m benchmarks.backbone              # full run (6 to 10 minutes on 2 cores)
+    python -m benchmarks.backbone --quick      # smoke run: small inputs, one repeat
+    python -m benchmarks.backbone --profile    # also where CAST-S spends its time at 512
 
 Cases, all in one process on the same inputs:
 
@@ -43,137 +43,41 @@ import logging
 import math
 import os
 import os.path as osp
-import platform
 import subprocess
 import sys
 import tempfile
-import time
 
-import numpy as np
 import torch
-from fast_slic import Slic
 from mmengine.logging import MMLogger
-from torch._C._autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
-import cast  # noqa: F401
-from cast.backbones import CAST
-from mmseg.models.backbones import VisionTransformer
+from benchmarks.common import (
+    backbone_forward,
+    cast_s,
+    machine,
+    peak_bytes,
+    scene_batch,
+    timed,
+    vit_s,
+)
 
 REFERENCE_ANCHOR = dict(cls=19.0, seg=0.45)  # images/s of the reference on this 2-core CPU
-MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
-STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
-
-
-def machine():
-    """The CPU in benchmark headers: '<model> (family F model M), N cores, torch's kernels
-    for <ISA>'. Matrix kernels gain more than elementwise ones from a wider ISA, so the shares
-    the benchmarks print differ between machines, not only their times."""
-    name, ids = platform.processor() or 'CPU', {}
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                key, _, value = line.partition(':')
-                ids.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    name = ids.get('model name', name)
-    if 'cpu family' in ids:
-        name += f" (family {ids['cpu family']} model {ids.get('model', '?')})"
-    return (f'{name}, {os.cpu_count()} cores, torch kernels for '
-            f'{torch.backends.cpu.get_cpu_capability()}')
 
 
 # ----------------------------------------------------------------------
-# inputs
-def synthetic_scene(size, seed):
-    """(H, W, 3) uint8 RGB: shaded random ellipses on a gradient, with mild noise."""
-    rng = np.random.default_rng(seed)
-    h, w = size
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = np.empty((h, w, 3), np.float32)
-    img[:] = rng.uniform(40, 200, 3) * (0.7 + 0.3 * xx[..., None] / w)
-    for _ in range(24):
-        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-        ry, rx = rng.uniform(0.05, 0.3) * h, rng.uniform(0.05, 0.3) * w
-        inside = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1
-        shade = 0.8 + 0.2 * (yy - cy) / (2 * ry)
-        img[inside] = (rng.uniform(0, 255, 3) * shade[inside, None])
-    img += rng.normal(0, 6, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def make_batch(batch, size, num_superpixels, seed=0):
-    """Normalised images (B, 3, H, W) and fast-slic superpixels (B, H, W) long."""
-    images, maps = [], []
-    for b in range(batch):
-        rgb = synthetic_scene(size, seed + b)
-        labels = Slic(num_components=num_superpixels, compactness=10).iterate(rgb)
-        maps.append(np.unique(labels, return_inverse=True)[1].reshape(size))
-        images.append((rgb.astype(np.float32) - MEAN) / STD)
-    inputs = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-    return inputs, torch.from_numpy(np.stack(maps)).long()
-
-
-# ----------------------------------------------------------------------
-# models
-def cast_s(variant, fast=True, fps_backend='auto'):
-    if variant == 'cls':
-        model = CAST('small', out_type='cls_token', out_indices=(3, ), fps_backend=fps_backend)
-    else:
-        model = CAST('small', img_size=224, fast_segment_mean=fast, fps_backend=fps_backend)
-    model.init_weights()
-    return model
-
-
-def vit_s(size):
-    model = VisionTransformer(img_size=size, patch_size=16, embed_dims=384, num_layers=11,
-                              num_heads=6, mlp_ratio=4, final_norm=True)
-    model.init_weights()
-    return model
-
-
-def run(model, inputs, superpixels):
-    if isinstance(model, CAST):
-        return model(inputs, superpixels)
-    return model(inputs)
-
-
+# cases
 def forward_fn(model, inputs, superpixels):
     def fn():
         with torch.no_grad():
-            run(model, inputs, superpixels)
+            backbone_forward(model, inputs, superpixels)
     return fn
 
 
 def train_step_fn(model, inputs, superpixels):
     def fn():
-        outs = run(model, inputs, superpixels)
+        outs = backbone_forward(model, inputs, superpixels)
         sum(o.float().mean() for o in outs).backward()
     return fn
-
-
-# ----------------------------------------------------------------------
-# measuring
-def timed(fn, before=None):
-    before and before()
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def peak_bytes(fn, before=None):
-    """Peak of the CPU bytes allocated by ``fn`` and not yet freed (torch.profiler)."""
-    before and before()
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    events = [(e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
-              if e.name() == '[memory]' and e.device_type() == DeviceType.CPU]
-    live = peak = 0
-    for _, nbytes in sorted(events):
-        live += nbytes
-        peak = max(peak, live)
-    return peak
 
 
 class Case:
@@ -354,10 +258,10 @@ def profile_table(model, inputs, superpixels, tries=3, rows=20):
     model.eval()
     best = None
     with torch.no_grad():
-        run(model, inputs, superpixels)
+        backbone_forward(model, inputs, superpixels)
         for _ in range(tries):
             with profile(activities=[ProfilerActivity.CPU]) as prof:
-                run(model, inputs, superpixels)
+                backbone_forward(model, inputs, superpixels)
             table = prof.key_averages()
             total = sum(e.self_cpu_time_total for e in table)
             if best is None or total < best[0]:
@@ -415,8 +319,8 @@ def main(argv=None):
           f'{args.warmup} warm-up run(s), the cases interleaved; CAST fps_backend='
           f'{args.fps_backend!r}. The machine may be shared: figures are noisy.\n')
 
-    x_cls, sp_cls = make_batch(cls_batch, (cls_size, cls_size), cls_sp)
-    x_seg, sp_seg = make_batch(seg_batch, (seg_size, seg_size), seg_sp, seed=100)
+    x_cls, sp_cls = scene_batch(cls_batch, (cls_size, cls_size), cls_sp)
+    x_seg, sp_seg = scene_batch(seg_batch, (seg_size, seg_size), seg_sp, seed=100)
     n_cls, n_seg = int(sp_cls.max()) + 1, int(sp_seg.max()) + 1
     fast = cast_s('seg', fast=True, fps_backend=args.fps_backend)
     slow = cast_s('seg', fast=False, fps_backend=args.fps_backend)
@@ -487,7 +391,7 @@ def main(argv=None):
         print('|---|' + '---:|' * len(sizes))
         cells = {'fast': [], 'full': [], 'map': []}
         for size in sizes:
-            x, sp = make_batch(2, (size, size), 1024, seed=200)
+            x, sp = scene_batch(2, (size, size), 1024, seed=200)
             cells['fast'].append(peak_bytes(forward_fn(fast, x, sp)) / 2**20)
             cells['full'].append(peak_bytes(forward_fn(slow, x, sp)) / 2**20
                                  if size <= args.max_full_res else None)

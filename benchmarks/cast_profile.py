@@ -1,9 +1,9 @@
 """How much of CAST-S's CPU time is outside matrix products and convolutions.
 
-    python benchmarks/cast_profile.py                     # classification, 224, batch 8, 196 sp
-    python benchmarks/cast_profile.py --backward          # forward + backward
-    python benchmarks/cast_profile.py --variant seg --size 512 --batch 2 --superpixels 1024
-    python benchmarks/cast_profile.py --model vit-s       # MMSeg's ViT-S/16, 11 layers, same input
+    python -m benchmarks.cast_profile                     # classification, 224, batch 8, 196 sp
+    python -m benchmarks.cast_profile --backward          # forward + backward
+    python -m benchmarks.cast_profile --variant seg --size 512 --batch 2 --superpixels 1024
+    python -m benchmarks.cast_profile --model vit-s       # MMSeg's ViT-S/16, 11 layers, same input
 
 Profiles ``--tries`` (10) forwards of CAST-S (eval, no_grad; with ``--backward``, train mode and
 the backward of the mean output) with ``torch.profiler`` (CPU activity) after two warm-up
@@ -26,13 +26,11 @@ operators; the minimum removes most of that):
 Printed: the non-matrix share of the operator time; the share of the wall time of an
 unprofiled call (the shortest of ``--tries``) not spent in matrix kernels (non-matrix operators,
 Python and dispatch between operators); and the top non-matrix operators. Superpixels:
-fast-slic on the synthetic scenes of ``benchmarks/backbone.py``.
+fast-slic on the synthetic scenes of :mod:`benchmarks.common`.
 """
 import argparse
 import logging
 import os
-import os.path as osp
-import sys
 import time
 from collections import defaultdict
 
@@ -40,11 +38,7 @@ import torch
 from mmengine.logging import MMLogger
 from torch.profiler import ProfilerActivity, profile
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'benchmarks'))
-sys.path.insert(0, REPO)
-
-from backbone import cast_s, machine, make_batch, run, vit_s  # noqa: E402
+from benchmarks.common import backbone_forward, best_time, cast_s, machine, scene_batch, vit_s
 
 #: The aten kernels counted as matrix products and convolutions (forward and backward).
 MATRIX_OPS = frozenset({
@@ -70,12 +64,6 @@ def profile_calls(fn, tries):
             walls.append(time.perf_counter() - start)
         runs.append(prof.events())
     return runs, min(walls)
-
-
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def _inside(event, names):
@@ -123,7 +111,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--model', choices=['cast-s', 'vit-s'], default='cast-s',
                         help="CAST-S, or the floor of the transformer blocks: MMSeg's ViT-S/16 "
-                        'with 11 layers (benchmarks/backbone.py), same input')
+                        'with 11 layers (benchmarks.common.vit_s), same input')
     parser.add_argument('--variant', choices=['cls', 'seg'], default='cls',
                         help="'cls': classification (sin-cos, 64/32/16/8 clusters, [CLS] out); "
                         "'seg': segmentation (four feature maps) (cls)")
@@ -146,22 +134,22 @@ def main(argv=None):
     torch.manual_seed(0)
     model = (cast_s(args.variant, fps_backend=args.fps_backend) if args.model == 'cast-s' else
              vit_s(args.size))
-    inputs, superpixels = make_batch(args.batch, (args.size, args.size), args.superpixels)
+    inputs, superpixels = scene_batch(args.batch, (args.size, args.size), args.superpixels)
 
     def forward():
         with torch.no_grad():
-            run(model, inputs, superpixels)
+            backbone_forward(model, inputs, superpixels)
 
     def forward_backward():
         model.zero_grad(set_to_none=True)
-        sum(o.float().mean() for o in run(model, inputs, superpixels)).backward()
+        sum(o.float().mean() for o in backbone_forward(model, inputs, superpixels)).backward()
 
     fn = forward_backward if args.backward else forward
     model.train(args.backward)
     for _ in range(2):
         fn()
     runs, _ = profile_calls(fn, args.tries)
-    wall = min(timed(fn) for _ in range(args.tries))
+    wall = best_time(fn, args.tries)
     other_us, matrix_us = least_disturbed(runs)
     matrix = sum(matrix_us.values())
     attention = sum(t for k, t in matrix_us.items() if k in ATTENTION_OPS)

@@ -1,28 +1,23 @@
 """Time of the chain likelihood loss at SPIN's class counts, beside per-level cross-entropy.
 
-    python benchmarks/chain_loss.py [--size 512] [--batch 2] [--rounds 3] [--threads 1]
+    python -m benchmarks.chain_loss [--size 512] [--batch 2] [--rounds 3] [--threads 1]
 
 Forward and backward of :class:`cast.losses.ChainLikelihoodLoss` on random logits of SPIN's
 levels at stride 4, bilinearly resized to the labels as ``HierarchicalDecodeHead`` does, for
-the tree (12 / 41 / 204 classes) and the DAG (159 / 41 / 204) of ``benchmarks/decoding.py``.
-The labels are valid chains drawn per 32x32 block, with the subpart ignored on a quarter of
-the blocks and a padded border (every level ignored) as a crop smaller than 512 leaves.
+the tree (12 / 41 / 204 classes) and the DAG (159 / 41 / 204) of
+:func:`benchmarks.common.spin_hierarchy`. The labels are valid chains drawn per 32x32 block,
+with the subpart ignored on a quarter of the blocks and a padded border (every level ignored)
+as a crop smaller than 512 leaves.
 Printed: seconds (best of ``--rounds``) and the ratio to the three per-level cross-entropies
 on the same logits in the same process (what per-level training pays for its loss).
 """
 import argparse
-import os.path as osp
-import sys
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from backbone import machine  # noqa: E402
-from decoding import best_time, spin_like  # noqa: E402
-
-from cast.losses import ChainLikelihoodLoss  # noqa: E402
+from benchmarks.common import best_time, machine, spin_hierarchy
+from cast.losses import ChainLikelihoodLoss
 
 IGNORE = 255
 
@@ -58,7 +53,7 @@ def main(argv=None):
     print('|---|---|---:|---:|---:|---:|---:|')
     loss = ChainLikelihoodLoss()
     for object_level in ('superclass', 'class'):
-        h = spin_like(object_level)
+        h = spin_hierarchy(object_level)
         g = torch.Generator().manual_seed(1)
         small = [torch.randn(args.batch, h.num_classes[lv], args.size // 4, args.size // 4,
                              generator=g).requires_grad_() for lv in h.levels]

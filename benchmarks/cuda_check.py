@@ -1,8 +1,8 @@
 """Does every shipped config train on a GPU with AMP? A few minutes on one GPU.
 
-    python benchmarks/cuda_check.py                      # every config, CUDA, fp16 AMP
-    python benchmarks/cuda_check.py --amp-dtype bfloat16 --iters 5
-    python benchmarks/cuda_check.py --device cpu --configs configs/demo/synthetic_spin.py
+    python -m benchmarks.cuda_check                      # every config, CUDA, fp16 AMP
+    python -m benchmarks.cuda_check --amp-dtype bfloat16 --iters 5
+    python -m benchmarks.cuda_check --device cpu --configs configs/demo/synthetic_spin.py
                                                          # dry run on the CPU (bf16 autocast)
 
 Without CUDA (and without ``--device cpu``) it says so and exits 0.
@@ -40,15 +40,11 @@ from mmengine.logging import MessageHub, MMLogger
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import FUNCTIONS, MODELS, OPTIM_WRAPPERS, init_default_scope
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-
-import cast  # noqa: E402,F401
-from cast.backbones import CAST  # noqa: E402
-from cast.backbones.fps import farthest_point_sample  # noqa: E402
-from cast.engine import load_config  # noqa: E402
-from cast.utils import find_transform  # noqa: E402
+from benchmarks.common import REPO, scene, scene_batch
+from cast.backbones import CAST
+from cast.backbones.fps import farthest_point_sample
+from cast.engine import load_config
+from cast.utils import find_transform
 
 LOADING = ('LoadImageFromFile', 'LoadAnnotations', 'LoadHierarchicalAnnotations')
 
@@ -105,38 +101,6 @@ def check_fps(device, size):
 
 # ----------------------------------------------------------------------
 # synthetic data through the config's own pipeline
-def scene(rng, height, width, num_classes=()):
-    """(H, W, 3) uint8 BGR picture of shaded ellipses and, per entry of ``num_classes``, a
-    uint8 label map whose ellipses carry random classes (0 elsewhere)."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    img = np.empty((height, width, 3), np.float32)
-    img[:] = rng.uniform(40, 200, 3) * (0.7 + 0.3 * xx[..., None] / width)
-    labels = [np.zeros((height, width), np.uint8) for _ in num_classes]
-    for _ in range(12):
-        cy, cx = rng.uniform(0, height), rng.uniform(0, width)
-        ry, rx = rng.uniform(0.05, 0.3) * height, rng.uniform(0.05, 0.3) * width
-        inside = ((yy - cy) / ry)**2 + ((xx - cx) / rx)**2 < 1
-        img[inside] = rng.uniform(0, 255, 3)
-        for label, n in zip(labels, num_classes):
-            label[inside] = rng.integers(1, n)
-    img += rng.normal(0, 6, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8), labels
-
-
-def scene_batch(batch, size, num_superpixels, seed=0):
-    """Normalised images (B, 3, H, W) and fast-slic superpixels (B, H, W) of synthetic scenes."""
-    from cast.datasets.transforms import Superpixels
-    rng = np.random.default_rng(seed)
-    transform = Superpixels(num_superpixels=num_superpixels)
-    images, maps = [], []
-    for _ in range(batch):
-        img, _ = scene(rng, *size)
-        maps.append(transform(dict(img=img))['superpixels'])
-        images.append((img[..., ::-1].astype(np.float32) - 120.) / 60.)
-    images = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-    return images, torch.from_numpy(np.stack(maps)).long()
-
-
 def crop_size(cfg):
     """(H, W) the config trains at: its ``crop_size``, else its RandomResizedCrop scale."""
     if cfg.get('crop_size') is not None:

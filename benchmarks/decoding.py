@@ -1,6 +1,6 @@
 """Time and peak memory of the decodings at SPIN's class counts, one 512x512 image.
 
-    python benchmarks/decoding.py [--size 512] [--rounds 3] [--chunk-size 16384]
+    python -m benchmarks.decoding [--size 512] [--rounds 3] [--chunk-size 16384]
 
 Decodes random logits of SPIN's levels (object / part / subpart) with each decoding of
 :mod:`cast.segmentors.consistent_decoding`: independent (per-level argmax), greedy and joint
@@ -12,47 +12,12 @@ yet freed (torch.profiler), beside the size of the logits themselves. It also co
 and checks that joint decoding's chains score at least as high as greedy's at every pixel.
 """
 import argparse
-import os.path as osp
-import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from backbone import peak_bytes  # noqa: E402
-
-from cast.segmentors.consistent_decoding import decode_levels  # noqa: E402
-from cast.structures import ClassHierarchy  # noqa: E402
-
-LEVELS = ('object', 'part', 'subpart')
-
-
-def spin_like(object_level: str, seed: int = 0) -> ClassHierarchy:
-    """SPIN's class counts: 11 superclasses (158 object classes), 40 parts, 203 subparts."""
-    g = torch.Generator().manual_seed(seed)
-    part_super = torch.arange(40) % 11 + 1  # 40 parts over 11 superclasses
-    subparts = [(0, )] + [(int(p), ) for p in torch.randint(1, 41, (203, ), generator=g)]
-    if object_level == 'superclass':
-        parts = [(0, )] + [(int(s), ) for s in part_super]
-        num = 12
-    else:
-        superclass = torch.arange(158) % 11 + 1
-        parts = [(0, )] + [tuple((torch.nonzero(superclass == s).view(-1) + 1).tolist())
-                           for s in part_super.tolist()]
-        num = 159
-    return ClassHierarchy(LEVELS, dict(part=parts, subpart=subparts),
-                          num_classes=dict(object=num, part=41, subpart=204))
-
-
-def best_time(fn, rounds):
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from benchmarks.common import best_time, peak_bytes, spin_hierarchy
+from cast.segmentors.consistent_decoding import decode_levels
 
 
 def main(argv=None):
@@ -66,10 +31,11 @@ def main(argv=None):
     rows = ['| hierarchy | classes | chains | decoding | seconds | x independent | '
             'peak MiB | logits MiB |', '|---|---|---:|---|---:|---:|---:|---:|']
     for object_level in ('superclass', 'class'):
-        h = spin_like(object_level)
+        h = spin_hierarchy(object_level)
+        sizes = ' / '.join(str(h.num_classes[lv]) for lv in h.levels)
         g = torch.Generator().manual_seed(1)
         logits = [torch.randn(h.num_classes[lv], args.size, args.size, generator=g)
-                  for lv in LEVELS]
+                  for lv in h.levels]
         logits_mib = sum(x.numel() * 4 for x in logits) / 2**20
         base = None
         preds = {}
@@ -80,9 +46,8 @@ def main(argv=None):
             seconds = best_time(run, args.rounds)
             base = base or seconds
             peak = peak_bytes(run) / 2**20
-            rows.append(f"| {object_level} | {' / '.join(str(h.num_classes[lv]) for lv in LEVELS)}"
-                        f' | {len(h.chains())} | {decoding} | {seconds:.3f} | '
-                        f'{seconds / base:.1f} | {peak:.0f} | {logits_mib:.0f} |')
+            rows.append(f'| {object_level} | {sizes} | {len(h.chains())} | {decoding} | '
+                        f'{seconds:.3f} | {seconds / base:.1f} | {peak:.0f} | {logits_mib:.0f} |')
         scores = [F.log_softmax(x, 0) for x in logits]
 
         def total(p):

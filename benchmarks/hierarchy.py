@@ -1,6 +1,6 @@
 """Hierarchy-aware learning on the synthetic SPIN: heads x loss x seeds, every decoding.
 
-    python benchmarks/hierarchy.py WORK_DIR [--iters N] [--seeds 0 1 2]
+    python -m benchmarks.hierarchy WORK_DIR [--iters N] [--seeds 0 1 2]
         [--variants heads+ce heads+chain shared+ce shared+chain] [--num-test 64 --test-seed 1]
 
 Trains the demo model (``configs/demo/synthetic_spin.py``, which the variants inherit) with
@@ -29,8 +29,7 @@ import subprocess
 import sys
 import time
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
+from benchmarks.common import REPO
 
 DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'synthetic_spin.py')
 CHAIN = dict(type='ChainLikelihoodLoss', loss_weight=1.0)
@@ -191,7 +190,7 @@ def main(argv=None):
         from mmengine.config import Config
         args.iters = Config.fromfile(args.config).train_cfg.max_iters
     args.work_dir = osp.abspath(args.work_dir)
-    command = ' '.join(['python', 'benchmarks/hierarchy.py'] + list(
+    command = ' '.join(['python', '-m', 'benchmarks.hierarchy'] + list(
         sys.argv[1:] if argv is None else argv))
     out_file = args.out or osp.join(args.work_dir, f'results_it{args.iters}.json')
     if osp.isfile(out_file):

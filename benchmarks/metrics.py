@@ -8,32 +8,21 @@ batches, through ``process()`` then ``evaluate()``; tables are built but not pri
 
 Goal: every level with SpCS and SeCS in under 1.5x the time of IoUMetric on one level.
 
-    python benchmarks/metrics.py                    # full size
-    python benchmarks/metrics.py --num-images 64    # quick
+    python -m benchmarks.metrics                    # full size
+    python -m benchmarks.metrics --num-images 64    # quick
 """
 import argparse
 import logging
-import time
 
 import numpy as np
 import torch
 from mmengine.logging import MMLogger
 
+from benchmarks.common import SPIN_LEVELS, SPIN_NUM_CLASSES, spin_meta, timed
 from cast.evaluation import HierarchicalMetric
 from mmseg.evaluation import IoUMetric
 
-LEVELS = ('object', 'part', 'subpart')
-NUM_CLASSES = dict(object=12, part=41, subpart=204)
 SIZES = ((375, 500), (500, 375), (333, 500), (375, 500))
-
-
-def make_meta():
-    part_parent = [0] + [(k - 1) % 11 + 1 for k in range(1, 41)]
-    subpart_parent = [0] + [(j - 1) % 40 + 1 for j in range(1, 204)]
-    level_classes = {level: ('background', ) + tuple(f'{level}{i}' for i in range(1, n))
-                     for level, n in NUM_CLASSES.items()}
-    return dict(levels=LEVELS, level_classes=level_classes, classes=level_classes['object'],
-                hierarchy=dict(part=tuple(part_parent), subpart=tuple(subpart_parent)))
 
 
 def blocks(rng, shape, block, high):
@@ -55,23 +44,23 @@ def make_maps(rng, shape, meta):
     gt = dict(object=part_parent[part], part=part, subpart=subpart)
     ignore = blocks(rng, shape, 4, 50) == 0
     pred = {}
-    for level in LEVELS:
+    for level in SPIN_LEVELS:
         gt[level] = np.where(ignore, 255, gt[level]).astype(np.uint8)
         shifted = np.roll(gt[level], (rng.integers(-6, 7), rng.integers(-6, 7)), (0, 1))
         wrong = blocks(rng, shape, 16, 8) == 0
-        p = np.where(wrong, blocks(rng, shape, 16, NUM_CLASSES[level]), shifted)
+        p = np.where(wrong, blocks(rng, shape, 16, SPIN_NUM_CLASSES[level]), shifted)
         pred[level] = np.where(p == 255, 0, p).astype(np.uint8)
     return gt, pred
 
 
 def make_samples(num_unique, seed=0):
     rng = np.random.default_rng(seed)
-    meta = make_meta()
+    meta = spin_meta()
     samples = []
     for i in range(num_unique):
         gt, pred = make_maps(rng, SIZES[i % len(SIZES)], meta)
         sample = dict(img_path=f'img{i}.JPEG')
-        for level in LEVELS:
+        for level in SPIN_LEVELS:
             sample[f'gt_seg_{level}'] = dict(data=torch.from_numpy(gt[level][None]).long())
             sample[f'pred_seg_{level}'] = dict(data=torch.from_numpy(pred[level][None]).long())
         sample['gt_sem_seg'] = sample['gt_seg_object']
@@ -81,13 +70,17 @@ def make_samples(num_unique, seed=0):
 
 
 def time_metric(metric, samples, num_images, batch_size):
-    start = time.perf_counter()
-    for first in range(0, num_images, batch_size):
-        batch = [samples[i % len(samples)]
-                 for i in range(first, min(first + batch_size, num_images))]
-        metric.process({}, batch)
-    results = metric.evaluate(num_images)
-    return time.perf_counter() - start, results
+    """Seconds of ``process()`` over the images in batches then ``evaluate()``, and results."""
+    results = {}
+
+    def run():
+        for first in range(0, num_images, batch_size):
+            batch = [samples[i % len(samples)]
+                     for i in range(first, min(first + batch_size, num_images))]
+            metric.process({}, batch)
+        results.update(metric.evaluate(num_images))
+
+    return timed(run), results
 
 
 def parse_args():
@@ -96,7 +89,7 @@ def parse_args():
     parser.add_argument('--unique', type=int, default=16,
                         help='distinct synthetic images, cycled through (memory)')
     parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--iou-level', default='object', choices=LEVELS,
+    parser.add_argument('--iou-level', default='object', choices=SPIN_LEVELS,
                         help='the level MMSeg IoUMetric evaluates')
     parser.add_argument('--repeat', type=int, default=3, help='best of this many runs')
     parser.add_argument('--threads', type=int, default=1, help='torch CPU threads')

@@ -1,6 +1,6 @@
 """fast-slic against OpenCV SEEDS on the same synthetic crops.
 
-    python benchmarks/superpixels.py [--num-images 24] [--rounds 3] [--quick]
+    python -m benchmarks.superpixels [--num-images 24] [--rounds 3] [--quick]
 
 For each crop size (224 with 196 superpixels, as the ImageNet recipes; 512
 with 1024, as the segmentation ones) the same images from
@@ -21,11 +21,11 @@ boundary within ``--tolerance`` pixels (2 by default, as superpixel
 benchmarks do), pooled over the images.
 """
 import argparse
-import time
 
 import numpy as np
 import torch
 
+from benchmarks.common import timed
 from cast.datasets.synthetic import SceneGenerator
 from cast.datasets.transforms import Superpixels
 from cast.evaluation.unsupervised import boundary_counts
@@ -93,9 +93,8 @@ def run(args) -> None:
         labels = {}
         for _ in range(args.rounds):
             for name, transform in transforms.items():
-                start = time.perf_counter()
-                labels[name] = [transform.compute(img) for img, _ in images]
-                elapsed = time.perf_counter() - start
+                elapsed = timed(lambda: labels.update(
+                    {name: [transform.compute(img) for img, _ in images]}))
                 best[name] = min(best[name], elapsed / len(images) * 1e3)
         for name in METHODS:
             counts = np.array([sp.max() + 1 for sp in labels[name]])

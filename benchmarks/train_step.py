@@ -1,9 +1,9 @@
 """Images/s of whole training iterations, and where the time goes.
 
-    python benchmarks/train_step.py                    # 3 models, 512x512, batch 2, 2 iterations
-    python benchmarks/train_step.py --iters 10 --batch 4 --workers 4 --rounds 2
-    python benchmarks/train_step.py --models upernet_cast-s --size 256 --profile
-    python benchmarks/train_step.py --models configs/demo/synthetic_spin.py --iters 10
+    python -m benchmarks.train_step                    # 3 models, 512x512, batch 2, 2 iterations
+    python -m benchmarks.train_step --iters 10 --batch 4 --workers 4 --rounds 2
+    python -m benchmarks.train_step --models upernet_cast-s --size 256 --profile
+    python -m benchmarks.train_step --models configs/demo/synthetic_spin.py --iters 10
 
 Models, all in one process, each trained as its config trains it (optimizer and paramwise
 settings included; SyncBN -> BN as in a single-process run), from random weights:
@@ -49,7 +49,6 @@ import copy
 import logging
 import os
 import os.path as osp
-import sys
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -63,19 +62,12 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from torch.profiler import record_function
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-sys.path.insert(0, osp.join(REPO, 'benchmarks'))
-
-from backbone import machine  # noqa: E402
-
-import cast  # noqa: E402,F401
-from cast.datasets.synthetic import generate_synthetic_spin  # noqa: E402
-from cast.engine import load_config  # noqa: E402
-from cast.segmentors import CASTEncoderDecoder, HierarchicalEncoderDecoder  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
-from mmseg.utils import add_prefix  # noqa: E402
+from benchmarks.common import REPO, cyclic_parents, machine
+from cast.datasets.synthetic import generate_synthetic_spin
+from cast.engine import load_config
+from cast.segmentors import CASTEncoderDecoder, HierarchicalEncoderDecoder
+from mmseg.registry import MODELS
+from mmseg.utils import add_prefix
 
 MODEL_ZOO = {
     'upernet_cast-s': ('UperNet + CAST-S', 'configs/cast/upernet_cast-s_ade20k.py'),
@@ -242,13 +234,8 @@ def grown_hierarchy(hierarchy, levels, num_classes):
         dict: child level -> parent class per child class, for the model's class counts.
     """
     count = dict(zip(levels, num_classes))
-    grown = {}
-    for parent, child in zip(levels, levels[1:]):
-        parents = list(hierarchy[child])
-        foreground = count[parent] - 1
-        parents += [1 + i % foreground for i in range(count[child] - len(parents))]
-        grown[child] = tuple(parents)
-    return grown
+    return {child: cyclic_parents(count[child], count[parent], given=hierarchy[child])
+            for parent, child in zip(levels, levels[1:])}
 
 
 def build(key, args):

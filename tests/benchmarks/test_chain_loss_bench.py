@@ -3,13 +3,15 @@ import re
 
 import torch
 
+from benchmarks import chain_loss
+from benchmarks.common import spin_hierarchy
+
 IGNORE = 255
 
 
-def test_labels_are_valid_chains_with_ignored_parts(benchmark_script):
-    script = benchmark_script('chain_loss')
-    h = script.spin_like('superclass')
-    labels = script.spin_labels(h, batch=2, size=128, block=32, pad=16)
+def test_labels_are_valid_chains_with_ignored_parts():
+    h = spin_hierarchy('superclass')
+    labels = chain_loss.spin_labels(h, batch=2, size=128, block=32, pad=16)
     y = torch.stack([t.reshape(-1) for t in labels])  # (L, P)
     chains = h.chains()
     fits = ((chains[:, :, None] == y[None]) | (y[None] == IGNORE)).all(1).any(0)
@@ -17,8 +19,8 @@ def test_labels_are_valid_chains_with_ignored_parts(benchmark_script):
     assert (y[-1] == IGNORE).float().mean() > (y[0] == IGNORE).float().mean() > 0
 
 
-def test_runs_end_to_end(benchmark_script, capsys):
-    benchmark_script('chain_loss').main(['--size', '64', '--rounds', '1', '--threads', '1'])
+def test_runs_end_to_end(capsys):
+    chain_loss.main(['--size', '64', '--rounds', '1', '--threads', '1'])
     out = capsys.readouterr().out
     rows = re.findall(r'^\| (superclass|class) \|.*\| ([\d.]+)x \| ([\d.]+) \|$', out, re.M)
     assert [r[0] for r in rows] == ['superclass', 'class'], out

@@ -8,6 +8,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
+from benchmarks import train_step
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
@@ -65,8 +66,7 @@ def batch():
 
 
 @pytest.mark.parametrize('hierarchical', [False, True], ids=['upernet', 'hierarchical'])
-def test_staged_iteration_updates_weights_as_train_step(benchmark_script, hierarchical):
-    train_step = benchmark_script('train_step')
+def test_staged_iteration_updates_weights_as_train_step(hierarchical):
     init_default_scope('mmseg')
     torch.manual_seed(0)
     reference = MODELS.build(model_cfg(hierarchical))
