@@ -1,5 +1,4 @@
 """UnsupervisedRegionMetric, alone and in tools/eval_unsupervised.py's MMEngine test loop."""
-import importlib.util
 import os.path as osp
 
 import mmcv
@@ -11,8 +10,7 @@ from mmengine.registry import init_default_scope
 from cast.apis import HierarchyPredictor
 from cast.evaluation import UnsupervisedRegionMetric
 from cast.evaluation.unsupervised import boundary_tolerance, region_stats, summarize
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.helpers.tools import load_tool
 
 
 def sample(regions, gts):
@@ -51,10 +49,7 @@ def test_metric_sums_counts_over_images():
 
 def test_tool_equals_a_direct_loop(tiny_config_dir, synthetic_spin_root, tmp_path):
     """The tool (MMEngine test loop) gives what scoring each image by hand gives."""
-    spec = importlib.util.spec_from_file_location(
-        'eval_unsupervised', osp.join(REPO, 'tools', 'eval_unsupervised.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('eval_unsupervised.py')
     config = osp.join(tiny_config_dir, 'tiny_cast_deit.py')
     scores, regions = tool.main([config, 'random', '--dataset', 'spin', '--data-root',
                                  synthetic_spin_root, '--size', '64', '--levels', 'object',
