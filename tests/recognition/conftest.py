@@ -1,3 +1,5 @@
-"""Recognition tests register MMPretrain's side of the package; their fixtures (the synthetic
-ImageNet-layout folder, ``tiny_config_dir``) are in tests/conftest.py."""
-import cast.recognition  # noqa: F401  (MMPretrain registrations, until cast/__init__ imports it)
+"""The recognition tests import MMPretrain's registries directly, so ``cast`` is imported here,
+before them: it registers CAST's MMPretrain side and makes torchvision importable for MMPretrain.
+Their data fixtures (the synthetic ImageNet-layout folder, ``tiny_config_dir``) are in
+tests/conftest.py."""
+import cast  # noqa: F401
