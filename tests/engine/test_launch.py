@@ -1,7 +1,7 @@
-"""Config edits the tools make: --eval selection, the distributed backend, SyncBN or BN."""
+"""What tools/train.py and tools/test.py set up (cast.engine.launch): the distributed backend,
+SyncBN or BN in the loaded config, the process group's end."""
 import os.path as osp
 
-import pytest
 from mmengine.config import Config
 
 import cast  # noqa: F401
@@ -9,28 +9,8 @@ from cast.engine import (
     finish_distributed,
     load_config,
     select_dist_backend,
-    select_eval_metrics,
     select_sync_bn,
 )
-
-
-def test_eval_selects_iou_metrics():
-    cfg = Config(dict(test_evaluator=dict(type='IoUMetric', iou_metrics=['mIoU'])))
-    select_eval_metrics(cfg, ['mIoU', 'mFscore'])
-    assert cfg.test_evaluator.iou_metrics == ['mIoU', 'mFscore']
-
-
-def test_eval_rejects_what_the_evaluator_cannot_report():
-    cfg = Config(dict(test_evaluator=dict(type='IoUMetric')))
-    with pytest.raises(ValueError, match=r'--eval SeCS.*IoUMetric: mIoU, mDice, mFscore'):
-        select_eval_metrics(cfg, ['mIoU', 'SeCS'])
-
-
-def test_eval_spreads_over_a_list_of_evaluators():
-    cfg = Config(dict(test_evaluator=[dict(type='IoUMetric'), dict(type='HierarchicalMetric')]))
-    select_eval_metrics(cfg, ['mIoU', 'SpCS'])
-    assert cfg.test_evaluator[0].iou_metrics == ['mIoU']
-    assert 'SpCS' in cfg.test_evaluator[1].hier_metrics
 
 
 def test_dist_backend_is_gloo_without_cuda(monkeypatch):
