@@ -7,8 +7,10 @@ the repository root on ``sys.path``; the tools' subprocesses get it through ``PY
 - :mod:`~tests.helpers.segmentors`: a tiny CAST, a superpixel-pooling backbone, data samples;
 - :mod:`~tests.helpers.configs`: ``shrink``, a repository config cut to tiny data and one
   iteration;
-- :mod:`~tests.helpers.tools`: the tools run as a user runs them (the tiny training run);
+- :mod:`~tests.helpers.tools`: the tools run as a user runs them (the tiny training run), or
+  loaded to call their ``main`` in process;
 - :mod:`~tests.helpers.spin_release`: SPIN copies in the format of the public release;
+- :mod:`~tests.helpers.reference`: the reference implementation's outputs on a tiny CAST;
 - :mod:`~tests.helpers.hooks`: hooks that interrupt a run, loaded by the tiny configs through
   ``custom_imports``.
 """
