@@ -4,7 +4,6 @@ official-format, converted and our own checkpoints, segmentation and recognition
 import glob
 import json
 import os.path as osp
-import runpy
 from collections import OrderedDict
 
 import cv2
@@ -16,22 +15,22 @@ from mmengine.registry import MODELS, init_default_scope
 
 import cast.recognition  # noqa: F401  (MMPretrain registrations)
 from cast.apis import HierarchyPredictor
-
-FIXTURE = 'tests/backbones/fixtures/cast_reference_tiny.pth'
+from tests.helpers.reference import load_reference
+from tests.helpers.tools import load_tool
 
 
 @pytest.fixture(scope='module')
-def tools(repo_root):
+def tools():
     def load(name):
-        return runpy.run_path(osp.join(repo_root, 'tools', name))['main']
+        return load_tool(name).main
     return dict(visualize=load('visualize_hierarchy.py'), evaluate=load('eval_unsupervised.py'),
                 convert=load(osp.join('model_converters', 'cast2mmseg.py')))
 
 
 @pytest.fixture(scope='module')
-def official(repo_root, tmp_path_factory):
+def official(tmp_path_factory):
     """The reference-format fixture as official DeiT / MoCo v3 files."""
-    fixture = torch.load(osp.join(repo_root, FIXTURE), weights_only=True)
+    fixture = load_reference()
     out = tmp_path_factory.mktemp('official')
     deit, moco = str(out / 'deit.pth'), str(out / 'moco.pth')
     torch.save(dict(model=fixture['seg']['state_dict']), deit)
