@@ -165,6 +165,7 @@ def in_pixel_chunks(fn: Callable[[List[Tensor]], Sequence[Tensor]], tensors: Seq
             outs = [torch.empty(total, dtype=r.dtype, device=r.device) for r in results]
         for out, result in zip(outs, results):
             out[part] = result
+        del results  # not held while the next chunk is decoded
     return [out.view(shape) for out in outs]
 
 
