@@ -31,14 +31,21 @@ fast-slic on the synthetic scenes of :mod:`benchmarks.common`.
 import argparse
 import logging
 import os
-import time
 from collections import defaultdict
 
 import torch
 from mmengine.logging import MMLogger
 from torch.profiler import ProfilerActivity, profile
 
-from benchmarks.common import backbone_forward, best_time, cast_s, machine, scene_batch, vit_s
+from benchmarks.common import (
+    backbone_forward,
+    best_time,
+    cast_s,
+    machine,
+    scene_batch,
+    timed,
+    vit_s,
+)
 
 #: The aten kernels counted as matrix products and convolutions (forward and backward).
 MATRIX_OPS = frozenset({
@@ -59,9 +66,7 @@ def profile_calls(fn, tries):
     runs, walls = [], []
     for _ in range(tries):
         with profile(activities=[ProfilerActivity.CPU]) as prof:
-            start = time.perf_counter()
-            fn()
-            walls.append(time.perf_counter() - start)
+            walls.append(timed(fn))
         runs.append(prof.events())
     return runs, min(walls)
 

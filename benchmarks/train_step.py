@@ -62,7 +62,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from torch.profiler import record_function
 
-from benchmarks.common import REPO, cyclic_parents, machine
+from benchmarks.common import REPO, cyclic_parents, machine, timed
 from cast.datasets.synthetic import generate_synthetic_spin
 from cast.engine import load_config
 from cast.segmentors import CASTEncoderDecoder, HierarchicalEncoderDecoder
@@ -314,9 +314,7 @@ class Bench:
                 self.step(StageTimer(self.args.device))
             self.warm = True
         for _ in range(iters):
-            start = time.perf_counter()
-            self.step(self.timer)
-            self.wall += time.perf_counter() - start
+            self.wall += timed(lambda: self.step(self.timer))
             self.iters += 1
 
     def pipeline(self):
