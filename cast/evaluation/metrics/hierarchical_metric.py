@@ -347,18 +347,15 @@ class HierarchicalMetric(BaseMetric):
             table.add_column('Acc', np.round(scores['Acc'] * 100, 2).tolist())
             print_log(f'per class results ({level or "sem"}):', logger)
             print_log('\n' + table.get_string(), logger=logger)
-        if level_rows:
-            table = PrettyTable(['Level', 'mIoU', 'mIoU_nobg', 'mAcc', 'aAcc'])
-            for row in level_rows:
-                table.add_row(row)
-            print_log('per level results:', logger)
-            print_log('\n' + table.get_string(), logger=logger)
-        if consistency_rows:
-            table = PrettyTable(['Consistency', 'Score', 'Over', 'Skipped'])
-            for row in consistency_rows:
-                table.add_row(row)
-            print_log('consistency results:', logger)
-            print_log('\n' + table.get_string(), logger=logger)
+        for title, header, rows in (
+                ('per level results:', ['Level', 'mIoU', 'mIoU_nobg', 'mAcc', 'aAcc'], level_rows),
+                ('consistency results:', ['Consistency', 'Score', 'Over', 'Skipped'],
+                 consistency_rows)):
+            if rows:
+                table = PrettyTable(header)
+                table.add_rows(rows)
+                print_log(title, logger)
+                print_log('\n' + table.get_string(), logger=logger)
         return metrics
 
     @staticmethod
