@@ -270,6 +270,13 @@ def test_unavailable_metric_raises_when_meta_is_set(metrics, dataset_meta, match
         metric.dataset_meta = dataset_meta
 
 
+def test_levels_out_of_order_raise_when_meta_is_set():
+    metric = HierarchicalMetric(levels=('part', 'object'))
+    with pytest.raises(ValueError, match=r"not a coarse -> fine subsequence of "
+                                         r"dataset_meta\['levels'\]"):
+        metric.dataset_meta = meta()
+
+
 def test_unavailable_metric_raises_in_compute_metrics():
     metric = HierarchicalMetric(hier_metrics=['mIoU', 'SeCS'])
     dataset_meta = meta()

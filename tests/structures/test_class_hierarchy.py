@@ -1,4 +1,6 @@
 """ClassHierarchy: validation with errors naming level and class, relations, chains, meta."""
+import re
+
 import pytest
 import torch
 
@@ -86,6 +88,17 @@ def test_restrict_composes_through_skipped_levels():
     assert torch.equal(dag().relation('subpart', 'object'), h.relation('subpart'))
     with pytest.raises(ValueError, match='subsequence'):
         dag().restrict(('part', 'object'))
+
+
+@pytest.mark.parametrize('levels', [('part', 'object'), ('object', 'object'), ('object', 'leg')])
+def test_one_subsequence_check_names_both_level_lists(levels):
+    assert ClassHierarchy.subsequence_index(('object', 'subpart'), LEVELS) == [0, 2]
+    message = re.escape(f'levels {levels} are not a coarse -> fine subsequence of ')
+    with pytest.raises(ValueError, match=message + re.escape(f"the hierarchy's levels = {LEVELS}")):
+        dag().restrict(levels)
+    with pytest.raises(ValueError, match=message + re.escape(f"dataset_meta['levels'] = {LEVELS}")):
+        ClassHierarchy.from_meta(dict(levels=LEVELS, hierarchy=TREE), levels=levels,
+                                 num_classes=NUM_CLASSES)
 
 
 def test_names_meta_round_trip_and_name_mapping():
