@@ -116,6 +116,19 @@ def test_child_of_background_is_never_predicted():
         assert (c != 1).all()
 
 
+@pytest.mark.parametrize('decoding', ['greedy', 'joint'])
+def test_chunks_of_any_size_and_no_pixels(decoding):
+    g = torch.Generator().manual_seed(3)
+    h = hierarchy()
+    logits = [torch.randn(NUM_CLASSES[lv], 5, 7, generator=g) for lv in LEVELS]
+    whole = decode_levels(logits, decoding, h)
+    for chunk_size in (1, 6, 35, 36):  # one pixel, a last partial chunk, exact, one chunk
+        for p, q in zip(decode_levels(logits, decoding, h, chunk_size), whole):
+            assert torch.equal(p, q)
+    empty = decode_levels([x[:, :0] for x in logits], decoding, h)
+    assert all(p.shape == (0, 7) and p.dtype == torch.long for p in empty)
+
+
 def test_unknown_decoding():
     with pytest.raises(ValueError, match="decoding must be one of"):
         decode_levels([torch.zeros(3, 2)], 'best', None)
