@@ -48,20 +48,17 @@ def misplaced_children(results: dict, child: str, parent: str, maps: Dict[str, n
         wrong = labelled & (parent_map > 0) & ~ok
     if not (outside.any() or wrong.any()):
         return []
-    found = []
-    if 'seg_anns' in results:
+    if 'seg_anns' in results:  # each annotation's own mask
         h, w = child_map.shape
-        for ann in results['seg_anns'][child]:
-            mask = decode_annotation(ann, h, w)
-            counts = (int(mask.sum()), int((mask & outside).sum()), int((mask & wrong).sum()))
-            if _flag(*counts, min_fraction):
-                found.append(dict(zip(('id', 'label', 'pixels', 'outside', 'wrong'),
-                                      (ann.get('id'), ann['label'], *counts))))
-        return found
-    for label in np.unique(child_map[outside | wrong]):
-        mask = child_map == label
+        regions = ((ann.get('id'), ann['label'], decode_annotation(ann, h, w))
+                   for ann in results['seg_anns'][child])
+    else:  # label maps: each child class's pixels
+        regions = ((None, int(label), child_map == label)
+                   for label in np.unique(child_map[outside | wrong]))
+    found = []
+    for ann_id, label, mask in regions:
         counts = (int(mask.sum()), int((mask & outside).sum()), int((mask & wrong).sum()))
         if _flag(*counts, min_fraction):
             found.append(dict(zip(('id', 'label', 'pixels', 'outside', 'wrong'),
-                                  (None, int(label), *counts))))
+                                  (ann_id, label, *counts))))
     return found
