@@ -52,9 +52,10 @@ def synthetic_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
         Tensor: (3, H, W) float.
     """
     gen = torch.Generator().manual_seed(seed)
-    coarse = torch.rand(1, 3, max(2, height // 32), max(2, width // 32), generator=gen)
+    coarse = torch.rand(1, 3, max(2, height // 32), max(2, width // 32), generator=gen,
+                        device='cpu')
     img = F.interpolate(coarse, size=(height, width), mode='bicubic', align_corners=False)[0]
-    ramp = torch.linspace(0, 0.3, width).view(1, 1, width)
+    ramp = torch.linspace(0, 0.3, width, device='cpu').view(1, 1, width)
     return (img + ramp).clamp(0, 1)
 
 
@@ -76,8 +77,8 @@ def grid_shape(height: int, width: int, num: int) -> Tuple[int, int]:
 def grid_superpixels(height: int, width: int, num: int) -> torch.Tensor:
     """(H, W) long map of ``num`` rectangular superpixels 0..num-1 (:func:`grid_shape`)."""
     rows, cols = grid_shape(height, width, num)
-    ys = torch.arange(height) * rows // height
-    xs = torch.arange(width) * cols // width
+    ys = torch.arange(height, device='cpu') * rows // height
+    xs = torch.arange(width, device='cpu') * cols // width
     return ys[:, None] * cols + xs[None]
 
 
