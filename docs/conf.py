@@ -45,7 +45,8 @@ add_module_names = False
 
 html_theme = 'furo'
 html_title = 'CAST-Seg'
-html_static_path = []
+html_static_path = ['_static']
+html_css_files = ['custom.css']
 
 # the registries `cast` registers into: (package, registry attribute)
 REGISTRIES = [(pkg, name) for pkg in ('mmseg.registry', 'mmpretrain.registry')
