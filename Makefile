@@ -72,11 +72,12 @@ test: install
 
 # The suite again on the next instruction set below the machine's (AVX-512 -> AVX2 -> default)
 # and one thread, so a result that depends on which kernels ran fails on any machine (CI runs
-# both). ISA=... picks another set (default, avx2, avx512).
+# both). ISA=... picks another set (default, avx2, avx512). The tests that launch processes
+# test the launch, not the kernels, and run once, in `make test`.
 ISA ?= $(shell $(BIN)/python -c "import torch; \
   print({'AVX512': 'avx2'}.get(torch.backends.cpu.get_cpu_capability(), 'default'))" 2>/dev/null)
 test-isa: install
-	ATEN_CPU_CAPABILITY=$(ISA) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests
+	ATEN_CPU_CAPABILITY=$(ISA) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not multiprocess" tests
 
 # The documentation site (docs/: Sphinx, MyST pages, the API from the docstrings) as HTML in
 # docs/_build/html; warnings are errors, as in tests/test_docs.py.

@@ -116,6 +116,7 @@ def test_resume_matches_uninterrupted_run(tmp_path, synthetic_spin_root, repo_ro
     assert osp.isfile(interrupted / 'iter_2.pth')
 
 
+@pytest.mark.multiprocess
 def test_dist_train_two_processes_on_cpu(tmp_path, synthetic_spin_root, repo_root, tool_env):
     env = dict(tool_env, PYTHON=sys.executable, PORT='29517')
     # SyncBN as the UperNet/SegFormer configs ask: without CUDA it must become BN (torch's
