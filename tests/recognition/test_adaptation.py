@@ -204,3 +204,16 @@ def test_bad_models_and_settings_say_what_is_expected(classifier, moco, tiny_con
         init_recognition_model(seg, device='cpu')
     with pytest.raises(ValueError, match='uint8 BGR image'):
         adapter_of(classifier).adapt(np.zeros((8, 8), np.uint8))
+
+
+@pytest.mark.parametrize('name', ['classifier', 'moco'])
+def test_objective_and_records_follow_the_input_device(name, request, image):
+    """As tests/test_device_following.py: a tensor made without ``device=`` would land on
+    'meta' and fail against the CPU inputs, as a CPU tensor would against CUDA ones."""
+    model = request.getfixturevalue(name)
+    adapter = adapter_of(model)
+    views, test = adapter.make_views(image), adapter.make_test_view(image)
+    with torch.device('meta'):
+        adapter.objective(views).backward()
+        record = adapter.record(test)
+    assert record['hierarchy'][0].shape == tuple(test['inputs'].shape[-2:])
