@@ -3,6 +3,7 @@ segments and top classes before, after every step and at the end (docs/adaptatio
 
     python tools/adapt.py CONFIG CHECKPOINT INPUT [--steps N] [--views V] [--lr LR]
         [--objective memo|cosine] [--params all|backbone|norm] [--online] [--out-dir DIR]
+        [--draw-every K]
     torchrun --nproc_per_node=G tools/adapt.py CONFIG CHECKPOINT INPUT --launcher pytorch [...]
 
 INPUT is an image file, a folder of images, or a dataset split of the config ('val'). CHECKPOINT
@@ -45,6 +46,8 @@ def parse_args(argv=None):
     parser.add_argument('--overwrite', action='store_true',
                         help='write into an out dir that already holds files')
     parser.add_argument('--no-pictures', action='store_true', help='write results.json only')
+    parser.add_argument('--draw-every', type=int, default=1,
+                        help='pictures show before, every K-th step and the last (default 1)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the views (image i: +i)')
     parser.add_argument('--device', help="'cpu', 'cuda:0'; default: CUDA when available")
     parser.add_argument(
@@ -107,7 +110,7 @@ def main(argv=None):
         barrier()  # every rank checked the out dir before any writes
         os.makedirs(args.out_dir, exist_ok=True)
         results = adapt_images(adapter, images, None if args.no_pictures else args.out_dir,
-                               seed=args.seed)
+                               seed=args.seed, draw_every=args.draw_every)
         if rank == 0:
             run = dict(config=args.config, checkpoint=args.checkpoint,
                        objective=adapter.objective_name, params=args.params, steps=args.steps,

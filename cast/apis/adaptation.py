@@ -163,7 +163,8 @@ def adapt_images(adapter,
                  images: Sequence[Tuple[str, Optional[int]]],
                  out_dir: Optional[str] = None,
                  seed: Optional[int] = 0,
-                 progress: bool = True) -> Optional[List[dict]]:
+                 progress: bool = True,
+                 draw_every: int = 1) -> Optional[List[dict]]:
     """Adapt to every image; each process of a distributed run takes every world_size-th one.
 
     Args:
@@ -175,12 +176,16 @@ def adapt_images(adapter,
         seed (int, optional): Image i's views are drawn after seeding with ``seed + i``, so
             results do not depend on the number of processes. None: no seeding.
         progress (bool): Show a progress bar (on rank 0). Defaults to True.
+        draw_every (int): Pictures show before, every ``draw_every``-th step and the last
+            step. Defaults to 1 (every step).
 
     Returns:
         list[dict] | None: On rank 0, per image in input order: ``image``, ``gt_label``,
         ``topk_before`` / ``topk_after`` (lists of ``[index, name, score]``, classifiers
         only), ``objective`` (per step), ``picture``; None on the other ranks.
     """
+    if draw_every < 1:
+        raise ValueError(f'draw_every must be at least 1, got {draw_every}')
     rank, world_size = get_dist_info()
     share = list(range(rank, len(images), world_size))
     per_rank = -(-len(images) // world_size)
@@ -199,8 +204,11 @@ def adapt_images(adapter,
                           topk_after=[list(t) for t in records[-1]['topk']])
         if out_dir is not None:
             name = f'{index:05d}_{osp.splitext(osp.basename(path))[0]}.png'
-            picture = adaptation_picture(mmcv.bgr2rgb(out['test_image']), records,
-                                         _titles(out['objective']))
+            steps = len(records) - 1
+            rows = [i for i in range(steps + 1) if i % draw_every == 0 or i == steps]
+            titles = _titles(out['objective'])
+            picture = adaptation_picture(mmcv.bgr2rgb(out['test_image']),
+                                         [records[i] for i in rows], [titles[i] for i in rows])
             result['picture'] = osp.join(out_dir, name)
             mmcv.imwrite(mmcv.rgb2bgr(picture), result['picture'])
         results.append(result)

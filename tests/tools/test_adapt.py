@@ -93,11 +93,15 @@ def test_adapts_a_dataset_split_and_a_mocov3_model(adapt, tiny_config_dir,
     views = [f'train_dataloader.dataset.pipeline.1.transforms.{v}.0.scale=64' for v in (0, 1)]
     image = osp.join(root, 'val')
     adapt.main([osp.join(tiny_config_dir, 'tiny_mocov3_cast.py'), 'random', image, '--views',
-                '2', '--params', 'norm', '--out-dir', str(out), '--cfg-options', *views])
+                '2', '--params', 'norm', '--steps', '3', '--draw-every', '2', '--out-dir',
+                str(out), '--cfg-options', *views])
     run = json.loads((out / 'results.json').read_text())
     assert run['objective'] == 'cosine' and len(run['images']) == 4
-    assert all('topk_after' not in r and len(r['objective']) == 1 for r in run['images'])
-    assert all(osp.isfile(r['picture']) for r in run['images'])
+    assert all('topk_after' not in r and len(r['objective']) == 3 for r in run['images'])
+    # rows: before, step 2, after step 3, so two grey 6-pixel rules between them
+    for result in run['images']:
+        picture = mmcv.imread(result['picture'])
+        assert (picture == 160).all(axis=(1, 2)).sum() == 2 * 6
 
 
 def test_two_processes_share_the_images_and_gather_them(tiny_config_dir, checkpoint, images,
