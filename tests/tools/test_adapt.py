@@ -104,6 +104,7 @@ def test_adapts_a_dataset_split_and_a_mocov3_model(adapt, tiny_config_dir,
         assert (picture == 160).all(axis=(1, 2)).sum() == 2 * 6
 
 
+@pytest.mark.multiprocess
 def test_two_processes_share_the_images_and_gather_them(tiny_config_dir, checkpoint, images,
                                                         tmp_path, repo_root, adapt):
     out = tmp_path / 'dist'
