@@ -17,12 +17,11 @@ import os
 import os.path as osp
 
 import torch
-from mmengine.config import DictAction
 from mmengine.dist import barrier, get_dist_info, init_dist
 
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
 from cast.apis.adaptation import adapt_images, init_recognition_model, list_inputs
-from cast.engine import finish_distributed
+from cast.engine import finish_distributed, parse_launch_args
 from cast.recognition import TestTimeAdapter
 from cast.recognition.adaptation import OBJECTIVES, PARAM_SETS
 
@@ -50,16 +49,7 @@ def parse_args(argv=None):
                         help='pictures show before, every K-th step and the last (default 1)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the views (image i: +i)')
     parser.add_argument('--device', help="'cpu', 'cuda:0'; default: CUDA when available")
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings of the config, xxx=yyy pairs')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_launch_args(parser, argv)
 
 
 def check_out_dir(out_dir, overwrite):

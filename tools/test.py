@@ -7,16 +7,15 @@
 MMSeg's IoUMetric, ``hier_metrics`` of CAST's HierarchicalMetric).
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
 from cast.engine import (
     finish_distributed,
     load_config,
+    parse_launch_args,
     prepare_distributed,
     select_dist_backend,
     select_eval_metrics,
@@ -41,18 +40,8 @@ def parse_args(argv=None):
         '--show-interval', type=int, default=1,
         help='draw every N-th test image with --show/--show-dir (MMSeg\'s hook default is 50)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file.')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher')
     parser.add_argument('--tta', action='store_true', help='test time augmentation')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_launch_args(parser, argv)
 
 
 def trigger_visualization_hook(cfg, args):

@@ -10,15 +10,19 @@ A new run into a work dir that holds checkpoints is refused (use --resume, or an
 import argparse
 import importlib.util
 import logging
-import os
 
 import torch
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
-from cast.engine import finish_distributed, load_config, prepare_distributed, select_dist_backend
+from cast.engine import (
+    finish_distributed,
+    load_config,
+    parse_launch_args,
+    prepare_distributed,
+    select_dist_backend,
+)
 from cast.engine.run_safety import SignalExit, check_work_dir
 
 
@@ -36,18 +40,7 @@ def parse_args(argv=None):
         '--tensorboard', action='store_true', default=False,
         help='also log to TensorBoard (MMEngine\'s TensorboardVisBackend, under the work dir; '
         'needs `pip install .[tensorboard]`)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file.')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-        help='job launcher')
-    # torchrun passes LOCAL_RANK in the environment; torch.distributed.launch as an argument.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_launch_args(parser, argv)
 
 
 def refuse(message):

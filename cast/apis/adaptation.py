@@ -5,7 +5,6 @@ then adapt it to each image of a file, a folder or a dataset split, writing a pi
 does the adapting.
 """
 import copy
-import logging
 import os
 import os.path as osp
 from pathlib import Path
@@ -23,6 +22,7 @@ from mmengine.runner import load_checkpoint, set_random_seed
 from mmengine.utils import ProgressBar, import_modules_from_strings
 from mmpretrain.registry import DATASETS, MODELS
 
+from ..utils import init_weights_quietly
 from ..visualization.adaptation import adaptation_picture
 
 #: Model types test-time adaptation takes.
@@ -78,13 +78,7 @@ def init_recognition_model(config: Union[str, Path, Config],
     model = MODELS.build(model_cfg)
     meta = {}
     if checkpoint is None:
-        logger = MMLogger.get_current_instance()
-        level = logger.level
-        logger.setLevel(logging.WARNING)  # no per-parameter init report
-        try:
-            model.init_weights()
-        finally:
-            logger.setLevel(level)
+        init_weights_quietly(model)
     else:
         loaded = load_checkpoint(model, checkpoint, map_location='cpu',
                                  logger=MMLogger.get_current_instance())

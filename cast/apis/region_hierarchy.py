@@ -18,7 +18,6 @@ converted form).
 Shape shorthand: B images, L levels (superpixels, then one per stage), H x W an image.
 """
 import copy
-import logging
 import warnings
 from pathlib import Path
 from typing import List, Optional, Union
@@ -26,7 +25,6 @@ from typing import List, Optional, Union
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.structures import PixelData
 from mmengine.utils import import_modules_from_strings
@@ -36,7 +34,7 @@ from mmseg.structures import SegDataSample
 from ..backbones.checkpoint_converter import convert_cast_checkpoint
 from ..engine import load_cast_checkpoint
 from ..segmentors import CASTRegionSegmentor
-from ..utils import restore_to_original, superpixels_from_config
+from ..utils import init_weights_quietly, restore_to_original, superpixels_from_config
 from ..visualization.hierarchical_visualizer import HIERARCHY_FIELD
 
 
@@ -108,13 +106,7 @@ def init_region_model(config: Union[str, Path, Config],
     else:
         torch.manual_seed(seed)  # before building: some layers draw their weights then
         model = MODELS.build(model_cfg)
-        logger = MMLogger.get_current_instance()
-        level = logger.level
-        logger.setLevel(logging.WARNING)  # no per-parameter init report
-        try:
-            model.init_weights()
-        finally:
-            logger.setLevel(level)
+        init_weights_quietly(model)
     regions = CASTRegionSegmentor(model.backbone, data_preprocessor=model.data_preprocessor)
     if state_dict is not None:
         result = regions.backbone.load_state_dict(state_dict, strict=False)

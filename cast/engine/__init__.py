@@ -11,6 +11,7 @@ from .hooks import DatasetMetaHook
 from .launch import (
                          finish_distributed,
                          load_config,
+                         parse_launch_args,
                          prepare_distributed,
                          select_dist_backend,
                          select_sync_bn,
@@ -22,6 +23,6 @@ install_safe_checkpoint_loader()
 __all__ = [
     'DatasetMetaHook', 'MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'finish_distributed',
     'install_safe_checkpoint_loader', 'load_cast_checkpoint', 'load_checkpoint_safely',
-    'load_config', 'prepare_distributed', 'register_safe_globals', 'select_dist_backend',
-    'select_eval_metrics', 'select_sync_bn'
+    'load_config', 'parse_launch_args', 'prepare_distributed', 'register_safe_globals',
+    'select_dist_backend', 'select_eval_metrics', 'select_sync_bn'
 ]

@@ -1,10 +1,28 @@
 """Choices the tools make before building a runner."""
+import argparse
 import os
 import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
+
+
+def parse_launch_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Add the arguments every tool shares (``--cfg-options``, ``--launcher``,
+    ``--local-rank``), parse ``argv`` and export ``LOCAL_RANK``, as MMSeg's tools do (torchrun
+    passes it in the environment, torch.distributed.launch as an argument)."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file.')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def load_config(path, launcher='none', cfg_options=None, work_dir=None):
