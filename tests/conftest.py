@@ -7,14 +7,14 @@ import pytest
 from tests.helpers.tools import REPO_ROOT, tool_environment, train
 
 
-def pytest_report_header(config):
-    """Which kernels ran: results must not depend on them (``make test-isa``)."""
+def pytest_terminal_summary(terminalreporter):
+    """Which kernels ran (also under -q): results must not depend on them (``make test-isa``)."""
     import torch
-    isa = torch.backends.cpu.get_cpu_capability()
     forced = os.environ.get('ATEN_CPU_CAPABILITY')
-    return (f'torch {torch.__version__}: {isa} kernels'
-            f'{f" (ATEN_CPU_CAPABILITY={forced})" if forced else ""}, '
-            f'{torch.get_num_threads()} threads')
+    terminalreporter.write_line(
+        f'torch {torch.__version__}: {torch.backends.cpu.get_cpu_capability()} kernels'
+        f'{f" (ATEN_CPU_CAPABILITY={forced})" if forced else ""}, '
+        f'threads: {torch.get_num_threads()}')
 
 
 @pytest.fixture(scope='session')
