@@ -6,15 +6,23 @@ import pytest
 
 from tests.helpers.tools import REPO_ROOT, tool_environment, train
 
+KERNELS = pytest.StashKey[str]()
 
-def pytest_terminal_summary(terminalreporter):
-    """Which kernels ran (also under -q): results must not depend on them (``make test-isa``)."""
+
+def pytest_configure(config):
+    """Note which kernels and how many threads the run starts with (MMEngine's runners later
+    set the thread count to 1 in-process)."""
     import torch
     forced = os.environ.get('ATEN_CPU_CAPABILITY')
-    terminalreporter.write_line(
+    config.stash[KERNELS] = (
         f'torch {torch.__version__}: {torch.backends.cpu.get_cpu_capability()} kernels'
         f'{f" (ATEN_CPU_CAPABILITY={forced})" if forced else ""}, '
         f'threads: {torch.get_num_threads()}')
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Which kernels ran (also under -q): results must not depend on them (``make test-isa``)."""
+    terminalreporter.write_line(config.stash[KERNELS])
 
 
 @pytest.fixture(scope='session')
