@@ -22,6 +22,16 @@ Definitions used here:
   0.75% of the image diagonal (at least 1 pixel), BSDS's ``maxDist``.
   Boundaries are those of the *labelled* map: two adjacent regions with the
   same majority class leave no boundary.
+- Per-image Jaccard (the CAST reference's scoring, ``notebooks/eval_ovseg_cast.ipynb``:
+  torchmetrics ``JaccardIndex(task='multiclass', average='macro')`` called per image, the
+  values averaged over images): per image, IoU_c = TP / (TP + FP + FN) of every class c
+  (background included); classes absent from both maps of that image weigh zero; ignored
+  ground-truth pixels are dropped (torchmetrics' ``ignore_index``). The mean over the
+  present classes is the image's score; an image without a valid pixel has none (nan,
+  skipped in the average and counted).
+
+Region labels may also come from an open-vocabulary classifier instead of the ground truth
+(:mod:`cast.evaluation.open_vocab`); the scores are the same functions of the labelled maps.
 
 All per-image functions return small integer counts, so sums over images are
 exact.
@@ -165,6 +175,57 @@ def boundary_counts(pred: Tensor, gt: Tensor, tolerance: float,
                         gt_edge.sum()]).long().cpu()
 
 
+def image_jaccard(pred: Tensor, gt: Tensor, num_classes: int,
+                  ignore_index: int = 255) -> float:
+    """Macro Jaccard of one image as torchmetrics' multiclass ``JaccardIndex`` computes it.
+
+    Args:
+        pred (Tensor): (H, W) predicted classes in [0, N).
+        gt (Tensor): (H, W) ground truth, classes in [0, N) or ``ignore_index``.
+        num_classes (int): N (background a class).
+        ignore_index (int): ground-truth value whose pixels are dropped. Default: 255.
+
+    Returns:
+        float: mean IoU over the classes present in ``pred`` or ``gt`` (in [0, 1]); nan
+        when no pixel is valid.
+    """
+    _check_pair(pred, gt)
+    conf = confusion_matrix(prediction_bins(pred, num_classes), gt, num_classes,
+                            ignore_index).double()
+    tp = conf[:, :num_classes].diagonal()  # (N, N + 1): the last column, no prediction
+    union = conf[:, :num_classes].sum(0) + conf.sum(1) - tp
+    present = union > 0
+    if not present.any():
+        return float('nan')
+    return float((tp[present] / union[present]).mean())
+
+
+def label_stats(labelled: Tensor, gt: Tensor, num_classes: int,
+                tolerance: Optional[float] = None,
+                ignore_index: int = 255) -> Dict[str, Tensor]:
+    """Per-image counts and per-image Jaccard of a labelled map against one level.
+
+    Args:
+        labelled (Tensor): (H, W) predicted classes (majority or open-vocabulary labels).
+        gt (Tensor): (H, W) ground truth of the level.
+        num_classes (int): N of the level.
+        tolerance (float, optional): boundary matching distance in pixels.
+            Defaults to :func:`boundary_tolerance` of the image.
+        ignore_index (int): ignored ground-truth value. Defaults to 255.
+
+    Returns:
+        dict: ``areas`` (4, N) int64, ``boundary`` (4,) int64 (as :func:`region_stats`)
+        and ``jaccard`` (float, :func:`image_jaccard`).
+    """
+    if tolerance is None:
+        tolerance = boundary_tolerance(*labelled.shape)
+    conf = confusion_matrix(prediction_bins(labelled, num_classes), gt,
+                            num_classes, ignore_index)
+    return dict(areas=areas_from_confusion(conf).cpu(),
+                boundary=boundary_counts(labelled, gt, tolerance, ignore_index),
+                jaccard=image_jaccard(labelled, gt, num_classes, ignore_index))
+
+
 def region_stats(regions: Tensor, gt: Tensor, num_classes: int,
                  tolerance: Optional[float] = None,
                  ignore_index: int = 255) -> Dict[str, Tensor]:
@@ -182,17 +243,11 @@ def region_stats(regions: Tensor, gt: Tensor, num_classes: int,
         dict: ``areas`` (4, N) int64 (intersection, union, predicted,
         ground-truth area per class, see
         :func:`~cast.evaluation.functional.areas_from_confusion`),
-        ``boundary`` (4,) int64 (:func:`boundary_counts`) and
-        ``num_regions`` (int).
+        ``boundary`` (4,) int64 (:func:`boundary_counts`), ``jaccard``
+        (float, :func:`image_jaccard`) and ``num_regions`` (int).
     """
     labelled = majority_labels(regions, gt, num_classes, ignore_index)
-    if tolerance is None:
-        tolerance = boundary_tolerance(*regions.shape)
-    conf = confusion_matrix(prediction_bins(labelled, num_classes), gt,
-                            num_classes, ignore_index)
-    return dict(areas=areas_from_confusion(conf).cpu(),
-                boundary=boundary_counts(labelled, gt, tolerance,
-                                         ignore_index),
+    return dict(label_stats(labelled, gt, num_classes, tolerance, ignore_index),
                 num_regions=int(torch.unique(regions).numel()))
 
 
