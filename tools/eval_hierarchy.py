@@ -27,6 +27,17 @@ its ``rasterize_dataset``: ``PRED_DIR/{split}_{whole,part,subpart}/{file_name}.p
 ids are scored as their superclass under the default ``object_level='superclass'``. 255, where it
 is no category id, means no prediction.
 
+``--pred-format coco-results`` (SPIN's prompt protocol, docs/spin_prompts.md) reads the answers
+of a prompt-based model instead: ``PRED`` is a folder of COCO results files
+``results_{wholes,parts,subparts}.json`` (entries ``{image_id, category_id, segmentation (RLE or
+polygons), score}``) or one such file whose entries carry ``level``; the prompts are those
+``tools/spin_prompts.py`` writes, one per image, level and ground-truth class. The scores are
+``PromptMetric``'s: per level mIoU over prompts, SpCS from each child prompt's answer and its
+parent's, SeCS where every level is answered, each by size and by general / specific names.
+``--from-label-maps`` scores label maps (``--pred-format ours`` or ``spin``) the same way, each
+prompt answered by the predicted map's mask of that class (``--save-results DIR`` keeps them as
+results files).
+
 The ground truth comes from the dataset classes (``SPINDataset``, ``PartImageNetDataset``) with the
 ``LoadHierarchicalAnnotations`` transform; the scores and the printed tables are those of
 ``tools/test.py`` (the same ``HierarchicalMetric``). ``--write-gt-as-pred DIR`` writes the ground
@@ -47,7 +58,8 @@ from PIL import Image
 
 import cast  # noqa: F401  registers the datasets, transforms and HierarchicalMetric
 from cast.datasets.masks import read_label_png
-from cast.evaluation import HierarchicalMetric
+from cast.evaluation import HierarchicalMetric, PromptMetric
+from cast.evaluation import prompts as P
 from mmseg.registry import DATASETS
 
 DATASET_TYPES = dict(spin='SPINDataset', partimagenet='PartImageNetDataset')
@@ -67,9 +79,27 @@ def parse_args(argv=None):
                         help="'mIoU', 'mIoU.{level}', 'SpCS', 'SpCS_{pair}' (e.g. SpCS_S2P), "
                         "'SeCS' (default: mIoU SpCS SeCS)")
     parser.add_argument('--levels', nargs='+', help='evaluate only these levels (default: all)')
-    parser.add_argument('--pred-format', choices=['ours', 'spin'], default='ours',
+    parser.add_argument('--pred-format', choices=['ours', 'spin', 'coco-results'],
+                        default='ours',
                         help="'ours': class indices in PRED_DIR/{level}/ (default); 'spin': "
-                        "spin-api's category ids in PRED_DIR/{split}_{whole,part,subpart}/")
+                        "spin-api's category ids in PRED_DIR/{split}_{whole,part,subpart}/; "
+                        "'coco-results': a prompt-based model's answers, PRED_DIR/results_"
+                        "{wholes,parts,subparts}.json or one results file with 'level'")
+    parser.add_argument('--from-label-maps', action='store_true',
+                        help="score the label maps with SPIN's prompt protocol (each prompt "
+                        "answered by the map's mask of its class)")
+    prompt = parser.add_argument_group('prompt protocol (coco-results, --from-label-maps)')
+    prompt.add_argument('--averaging', choices=P.AVERAGING, default='prompt',
+                        help="mIoU over prompts ('prompt', default) or per class then over "
+                        "classes ('category')")
+    prompt.add_argument('--absent-parent', choices=P.ABSENT_PARENT, default='zero',
+                        help="SpCS of a child whose parent answer is empty: 0 ('zero', "
+                        "default) or left out ('skip')")
+    prompt.add_argument('--duplicates', choices=P.DUPLICATES, default='union',
+                        help="several answers for one class of one image: their 'union' "
+                        "(default) or the 'max_score' one")
+    prompt.add_argument('--save-results', metavar='DIR',
+                        help='with --from-label-maps: write the answers as COCO results files')
     parser.add_argument('--dataset-options', nargs='+', action=DictAction, default={},
                         metavar='KEY=VALUE',
                         help='more dataset arguments, e.g. object_level=class ann_dir=anns')
@@ -82,6 +112,13 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not (args.pred_dir or args.write_gt_as_pred or args.list_classes):
         parser.error('give PRED_DIR, --write-gt-as-pred DIR or --list-classes')
+    if args.from_label_maps and args.pred_format == 'coco-results':
+        parser.error('--from-label-maps reads label maps: --pred-format ours or spin')
+    if args.save_results and not args.from_label_maps:
+        parser.error('--save-results needs --from-label-maps')
+    if args.pred_format == 'coco-results' and args.write_gt_as_pred:
+        parser.error('--write-gt-as-pred writes label maps; for results files use '
+                     'tools/spin_prompts.py --gt-results')
     return args
 
 
@@ -155,13 +192,19 @@ def evaluate(args, logger):
             names = meta['level_classes'][level]
             logger.info(f'{level}: ' + ', '.join(f'{i} {n}' for i, n in enumerate(names)))
         return {}
+    if args.pred_format == 'coco-results':
+        return evaluate_results(args, logger, dataset)
     metric = None
     if args.pred_dir:
         if not osp.isdir(args.pred_dir) and args.pred_dir != args.write_gt_as_pred:
             raise FileNotFoundError(f'prediction folder {args.pred_dir} does not exist')
-        metric = HierarchicalMetric(hier_metrics=args.eval, levels=args.levels,
-                                    classwise=args.classwise)
+        if args.from_label_maps:
+            metric = prompt_metric(args, meta, levels)
+        else:
+            metric = HierarchicalMetric(hier_metrics=args.eval, levels=args.levels,
+                                        classwise=args.classwise)
         metric.dataset_meta = meta  # raises now if the dataset cannot give a metric
+    saved = LabelMapAnswers(dataset, args.save_results) if args.save_results else None
     sources = {level: (osp.join(args.pred_dir or '', level), None) for level in levels}
     if args.pred_format == 'spin' and args.pred_dir:
         sources.update(spin_format(dataset, args.pred_dir))
@@ -184,6 +227,11 @@ def evaluate(args, logger):
                 pred = read_prediction(osp.join(folder, f'{name}.png'), gt.shape,
                                        len(meta['level_classes'][level]), lut)
                 data_sample[f'pred_seg_{level}'] = dict(data=torch.from_numpy(pred[None]))
+                if args.from_label_maps:
+                    answers = label_map_answers(pred, gt)
+                    data_sample.setdefault('pred_prompts', {})[level] = answers
+                    if saved is not None:
+                        saved.add(results['img_id'], level, answers)
         if metric is not None:
             metric.process({}, [data_sample])
         progress.update()
@@ -191,6 +239,89 @@ def evaluate(args, logger):
     if metric is None:
         logger.info(f'ground truth written to {args.write_gt_as_pred}')
         return {}
+    metrics = metric.evaluate(len(dataset))
+    if saved is not None:
+        saved.write()
+        logger.info(f'the answers written as COCO results to {args.save_results}')
+    return metrics
+
+
+def prompt_metric(args, meta, levels):
+    """The :class:`PromptMetric` of the command line, its ``dataset_meta`` set (checked)."""
+    metric = PromptMetric(levels=levels, averaging=args.averaging,
+                          absent_parent=args.absent_parent, duplicates=args.duplicates)
+    metric.dataset_meta = meta
+    return metric
+
+
+def label_map_answers(pred, gt, ignore_index=255):
+    """A label map's answers to an image's prompts: per class k of the ground truth ``gt``
+    (H, W), the mask ``pred == k`` (score 1)."""
+    return [dict(label=k, mask=pred == k, score=1.0) for k in np.unique(gt).tolist()
+            if k not in (0, ignore_index)]
+
+
+class LabelMapAnswers:
+    """Collects label-map answers and writes them as COCO results files (``--save-results``),
+    refusing to replace existing files."""
+
+    def __init__(self, dataset, folder):
+        self.folder = folder
+        self.levels = dataset.LEVELS
+        self.per_image, self.fallback = P.answer_category_ids(dataset)
+        self.entries = {level: [] for level in self.levels}
+        existing = [P.results_file(folder, lv) for lv in self.levels
+                    if osp.exists(P.results_file(folder, lv))]
+        if existing:
+            raise FileExistsError(f'{existing} exist; --save-results does not overwrite')
+
+    def add(self, img_id, level, answers):
+        ids = self.per_image[level].get(img_id, {})
+        for answer in answers:
+            self.entries[level].append(dict(
+                image_id=img_id, category_id=ids.get(answer['label'],
+                                                     self.fallback[level][answer['label']]),
+                segmentation=P.encode_mask(answer['mask']), score=answer['score']))
+
+    def write(self):
+        for level, entries in self.entries.items():
+            if entries:
+                P.write_json_atomic(entries, P.results_file(self.folder, level))
+
+
+def evaluate_results(args, logger, dataset):
+    """Score COCO results files (``--pred-format coco-results``) with :class:`PromptMetric`."""
+    meta = dataset.metainfo
+    if not args.pred_dir:
+        raise ValueError('--pred-format coco-results needs PRED (a folder of results files '
+                         'or one file)')
+    results = P.load_results(args.pred_dir, meta['levels'])
+    levels = tuple(args.levels or [lv for lv in meta['levels'] if lv in results])
+    unanswered = [lv for lv in meta['levels'] if lv not in results]
+    if unanswered:
+        logger.warning(f'{args.pred_dir} answers no prompt of the levels {unanswered}: '
+                       + ('they count as empty masks' if set(unanswered) & set(levels) else
+                          'they are not scored (nor SeCS)'))
+    metric = prompt_metric(args, meta, levels)
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    sizes = {info['img_id']: (int(info['height']), int(info['width'])) for info in infos}
+    grouped = P.group_answers(results, sizes,
+                              {lv: dataset.specs[lv].cat2label for lv in meta['levels']})
+    logger.info(f'{args.dataset} {args.split}: {len(dataset)} images, levels {levels}, '
+                + ', '.join(f'{lv} {len(results[lv])} answers' for lv in results))
+    progress = ProgressBar(len(dataset))
+    for index in range(len(dataset)):
+        item = dataset[index]
+        height, width = sizes[item['img_id']]
+        sample = dict(img_path=item['img_path'], img_id=item['img_id'], pred_prompts={})
+        for level in levels:
+            sample[f'gt_seg_{level}'] = dict(data=torch.from_numpy(
+                np.asarray(item[f'gt_seg_{level}'])[None]))
+            sample['pred_prompts'][level] = P.decode_answers(
+                grouped.get(item['img_id'], {}).get(level, ()), height, width)
+        metric.process({}, [sample])
+        progress.update()
+    print()
     return metric.evaluate(len(dataset))
 
 

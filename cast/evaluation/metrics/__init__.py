@@ -1,4 +1,5 @@
 from .hierarchical_metric import HierarchicalMetric
+from .prompt_metric import PromptMetric
 from .region_metric import UnsupervisedRegionMetric
 
-__all__ = ['HierarchicalMetric', 'UnsupervisedRegionMetric']
+__all__ = ['HierarchicalMetric', 'PromptMetric', 'UnsupervisedRegionMetric']
