@@ -10,8 +10,14 @@ pixel dims (e.g. H, W).
 - joint (:func:`joint_argmax`): per pixel the valid chain with the highest sum of the levels'
   log-probabilities, exact (max-product over the hierarchy, :func:`~cast.structures.
   best_chains`).
+- hssn (:func:`hssn_argmax`): HSSN's decoding (Li et al., CVPR 2022), a class scored by its
+  logit plus its ancestors' logits: per pixel the valid chain with the highest sum of the
+  levels' raw logits (for models trained with per-class sigmoids, :class:`~cast.losses.
+  TreeMinLoss`). HSSN scores leaf classes of a tree; generalised here to chains that end at
+  background and to classes with several parents (the best chain through any of them), by the
+  same max-product programme as joint decoding.
 
-Both consistent decodings walk down the levels alike (:func:`~cast.structures.descend`,
+The consistent decodings walk down the levels alike (:func:`~cast.structures.descend`,
 on the logits or on the chains' completions) in one loop over chunks of pixels
 (:func:`~cast.structures.in_pixel_chunks`), and give only valid chains (background
 ends a chain), so SpCS and SeCS are 100 by construction.
@@ -23,7 +29,7 @@ from torch import Tensor
 
 from cast.structures import ClassHierarchy, best_chain, descend, in_pixel_chunks
 
-DECODINGS = ('independent', 'greedy', 'joint')
+DECODINGS = ('independent', 'greedy', 'joint', 'hssn')
 
 
 def greedy_argmax(level_logits: Sequence[Tensor], hierarchy: ClassHierarchy,
@@ -59,6 +65,23 @@ def joint_argmax(level_logits: Sequence[Tensor], hierarchy: ClassHierarchy,
     return in_pixel_chunks(decode, level_logits, chunk_size)
 
 
+def hssn_argmax(level_logits: Sequence[Tensor], hierarchy: ClassHierarchy,
+                chunk_size: int = 1 << 14) -> List[Tensor]:
+    """Per pixel, the valid chain maximising the sum of the levels' raw logits (HSSN).
+
+    Args:
+        level_logits (Sequence[Tensor]): per level (N_l, *) logits, coarse to fine.
+        hierarchy (ClassHierarchy): the L levels' hierarchy.
+        chunk_size (int): pixels decoded at once. Default: 16384.
+
+    Returns:
+        list[Tensor]: per level (*) long predictions.
+    """
+    def decode(logits):
+        return best_chain(hierarchy, [x.float() for x in logits])[0]
+    return in_pixel_chunks(decode, level_logits, chunk_size)
+
+
 def decode_levels(level_logits: Sequence[Tensor], decoding: str,
                   hierarchy: ClassHierarchy = None, chunk_size: int = 1 << 14) -> List[Tensor]:
     """Label maps from per-level (N_l, *) logits with ``decoding`` in :data:`DECODINGS`
@@ -69,4 +92,6 @@ def decode_levels(level_logits: Sequence[Tensor], decoding: str,
         return greedy_argmax(level_logits, hierarchy, chunk_size)
     if decoding == 'joint':
         return joint_argmax(level_logits, hierarchy, chunk_size)
+    if decoding == 'hssn':
+        return hssn_argmax(level_logits, hierarchy, chunk_size)
     raise ValueError(f'decoding must be one of {DECODINGS}, got {decoding!r}')

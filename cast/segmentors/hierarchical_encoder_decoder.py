@@ -35,8 +35,9 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
 
     ``decoding`` turns the logits into label maps (:mod:`~cast.segmentors.consistent_decoding`):
     'independent' (each level's argmax), 'greedy' (coarse to fine, each level restricted to the
-    children of the class chosen above) or 'joint' (per pixel the valid chain with the highest
-    sum of the levels' log-probabilities, exact). Both consistent decodings predict only valid
+    children of the class chosen above), 'joint' (per pixel the valid chain with the highest
+    sum of the levels' log-probabilities, exact) or 'hssn' (HSSN's: the valid chain with the
+    highest sum of raw logits). The consistent decodings predict only valid
     chains (background ends a chain; a class the hierarchy places under background is never
     predicted, a warning names it), so SpCS and SeCS are 100 by construction. The stored
     ``seg_logits_{level}`` stay the raw logits.
@@ -49,7 +50,7 @@ class HierarchicalEncoderDecoder(CASTEncoderDecoder):
     Args:
         backbone (dict): Backbone config; takes ``(inputs, superpixels)``.
         decode_head (dict): :class:`HierarchicalDecodeHead` config.
-        decoding (str): 'independent', 'greedy' or 'joint'. Defaults to 'independent'.
+        decoding (str): 'independent', 'greedy', 'joint' or 'hssn'. Defaults to 'independent'.
         hierarchy (dict, optional): child level -> parent class (or tuple of parent classes) per
             child class, taking precedence over ``dataset_meta``. Defaults to None.
         Others: see :class:`mmseg.models.EncoderDecoder`.
