@@ -3,7 +3,10 @@ shared trunk with a classifier per level."""
 import copy
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -68,6 +71,12 @@ class HierarchicalDecodeHead(BaseModule):
     with it alone, set every ``loss_weights`` entry to 0 (the level losses are then skipped;
     their accuracies are still logged).
 
+    With ``embedding_loss`` (e.g. ``dict(type='TreeTripletLoss')``,
+    :class:`~cast.losses.TreeTripletLoss`, HSSN's) the head also projects the main head's last
+    input feature map to an L2-normalised embedding (HSSN's 'convmlp' projection: 1x1 conv, norm,
+    ReLU, 1x1 conv to ``embedding_channels``), in training only, and adds that loss, given the
+    iterations so far (the ``step`` buffer, counted by :meth:`loss`).
+
     The attributes :class:`EncoderDecoder` reads (``num_classes``, ``out_channels``,
     ``align_corners``, ``threshold``) are those of the ``main_level``.
 
@@ -85,6 +94,11 @@ class HierarchicalDecodeHead(BaseModule):
         shared (bool): One trunk with a 1x1 classifier per level. Defaults to False.
         hierarchy_loss (dict, optional): Config of a loss over all levels taking
             ``(logits list, labels list, ClassHierarchy)``. Defaults to None.
+        embedding_loss (dict, optional): Config of a loss taking ``(embedding (B, D, h, w),
+            labels list, ClassHierarchy, step)``. Defaults to None.
+        embedding_channels (int): D of the embedding. Defaults to 256 (HSSN's).
+        embedding_in_index (int, optional): Which input feature map the embedding projects
+            (HSSN: its backbone's last, at stride 8). Defaults to the main head's last input.
         init_cfg (dict, optional): Initialization config. Defaults to None (each sub-head
             initializes itself; the per-level classifiers of ``shared`` as MMSeg's
             ``conv_seg``: normal, std 0.01).
@@ -98,6 +112,9 @@ class HierarchicalDecodeHead(BaseModule):
                  main_level: Optional[str] = None,
                  shared: bool = False,
                  hierarchy_loss: Optional[ConfigType] = None,
+                 embedding_loss: Optional[ConfigType] = None,
+                 embedding_channels: int = 256,
+                 embedding_in_index: Optional[int] = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if isinstance(levels, str) or not levels:
@@ -147,6 +164,23 @@ class HierarchicalDecodeHead(BaseModule):
                 self.heads[level] = self._build(cfg, f'level {level!r}')
             main = self.heads[self.main_level]
         self.hierarchy_loss = None if hierarchy_loss is None else MODELS.build(hierarchy_loss)
+        self.embedding_loss = None
+        if embedding_loss is not None:
+            self.embedding_loss = MODELS.build(embedding_loss)
+            in_index = main.in_index if isinstance(main.in_index, (list, tuple)) else [
+                main.in_index]
+            in_channels = main.in_channels if isinstance(main.in_channels, (list, tuple)) \
+                else [main.in_channels]
+            pick = len(in_index) - 1 if embedding_in_index is None else embedding_in_index
+            if pick not in range(-len(in_index), len(in_index)):
+                raise ValueError(f'embedding_in_index={embedding_in_index} picks none of the '
+                                 f'{len(in_index)} inputs of the decode head')
+            self.embedding_index, in_channels = in_index[pick], in_channels[pick]
+            self.embedding = nn.Sequential(
+                nn.Conv2d(in_channels, in_channels, kernel_size=1),
+                build_norm_layer(main.norm_cfg or dict(type='BN'), in_channels)[1],
+                nn.ReLU(inplace=True), nn.Conv2d(in_channels, embedding_channels, kernel_size=1))
+            self.register_buffer('step', torch.zeros((), dtype=torch.long))
         self.class_hierarchy = None  # set by the segmentor for hierarchy_loss
         self.num_classes = self.level_num_classes[self.main_level]
         self.out_channels = self.num_classes
@@ -167,7 +201,7 @@ class HierarchicalDecodeHead(BaseModule):
     @property
     def needs_hierarchy(self) -> bool:
         """Whether the losses need ``self.class_hierarchy``."""
-        return self.hierarchy_loss is not None
+        return self.hierarchy_loss is not None or self.embedding_loss is not None
 
     def level_head(self, level: str) -> BaseDecodeHead:
         """The MMSeg head that computes ``level``'s loss and resizing (the trunk if shared)."""
@@ -194,24 +228,31 @@ class HierarchicalDecodeHead(BaseModule):
 
     def loss(self, inputs: Tuple[Tensor], batch_data_samples: SampleList,
              train_cfg: ConfigType) -> Dict[str, Tensor]:
-        """Forward, then :meth:`loss_by_feat`."""
-        return self.loss_by_feat(self.forward(inputs), batch_data_samples)
+        """Forward (and the embedding, with ``embedding_loss``), then :meth:`loss_by_feat`."""
+        embedding = None
+        if self.embedding_loss is not None:
+            self.step += 1
+            embedding = F.normalize(self.embedding(inputs[self.embedding_index]), p=2, dim=1)
+        return self.loss_by_feat(self.forward(inputs), batch_data_samples, embedding)
 
-    def loss_by_feat(self, seg_logits: Dict[str, Tensor],
-                     batch_data_samples: SampleList) -> Dict[str, Tensor]:
+    def loss_by_feat(self, seg_logits: Dict[str, Tensor], batch_data_samples: SampleList,
+                     embedding: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Weighted per-level losses against ``gt_seg_{level}``, and the hierarchy loss.
 
         Args:
             seg_logits (dict[str, Tensor]): level -> (B, N_l, h, w) logits.
             batch_data_samples (list[:obj:`SegDataSample`]): Samples with a
                 ``gt_seg_{level}`` PixelData (1, H, W) for every level.
+            embedding (Tensor, optional): (B, D, h, w) normalised, for ``embedding_loss``.
 
         Returns:
             dict[str, Tensor]: ``{name}_{level}`` for each level loss (scaled by the level
             weight) and accuracy; with ``hierarchy_loss`` its ``loss_name`` and
-            ``{loss_name}_dropped`` (fraction of labelled pixels whose labels fit no chain).
+            ``{loss_name}_dropped`` (fraction of labelled pixels whose labels fit no chain); with
+            ``embedding_loss`` its ``loss_name``.
         """
         losses = dict()
+        need_labels = self.hierarchy_loss is not None or embedding is not None
         labels = []
         for level in self.levels:
             key = f'gt_seg_{level}'
@@ -229,8 +270,8 @@ class HierarchicalDecodeHead(BaseModule):
                 for sample in batch_data_samples
             ]
             head = self.level_head(level)
-            label = (None if self.hierarchy_loss is None else
-                     head._stack_batch_gt(level_samples))  # (B, 1, H, W)
+            label = (head._stack_batch_gt(level_samples)  # (B, 1, H, W)
+                     if need_labels else None)
             if self.loss_weights[level] or self.hierarchy_loss is None:
                 level_losses = head.loss_by_feat(seg_logits[level], level_samples)
             else:  # the hierarchy loss alone: log the level's accuracy only
@@ -244,21 +285,27 @@ class HierarchicalDecodeHead(BaseModule):
                 losses[f'{name}_{level}'] = value
             if label is not None:
                 labels.append(label.squeeze(1))
+        if not need_labels:
+            return losses
+        if self.class_hierarchy is None:
+            raise RuntimeError(
+                'hierarchy_loss needs the class hierarchy (so does embedding_loss): '
+                'HierarchicalEncoderDecoder sets it from dataset_meta (DatasetMetaHook) or '
+                'model.hierarchy before each loss; set head.class_hierarchy when using the head '
+                'alone')
+        hierarchy = self.class_hierarchy
+        if hierarchy.levels != self.levels:
+            hierarchy = hierarchy.restrict(self.levels)
         if self.hierarchy_loss is not None:
-            if self.class_hierarchy is None:
-                raise RuntimeError(
-                    'hierarchy_loss needs the class hierarchy: HierarchicalEncoderDecoder '
-                    "sets it from dataset_meta (DatasetMetaHook) or model.hierarchy before "
-                    'each loss; set head.class_hierarchy when using the head alone')
-            hierarchy = self.class_hierarchy
-            if hierarchy.levels != self.levels:
-                hierarchy = hierarchy.restrict(self.levels)
             logits = [resize(seg_logits[level], size=label.shape[1:], mode='bilinear',
                              align_corners=self.align_corners)
                       for level, label in zip(self.levels, labels)]
             name = self.hierarchy_loss.loss_name
             losses[name], losses[f'{name}_dropped'] = self.hierarchy_loss(
                 logits, labels, hierarchy)
+        if embedding is not None:
+            losses[self.embedding_loss.loss_name] = self.embedding_loss(
+                embedding, labels, hierarchy, int(self.step))
         return losses
 
     def predict(self, inputs: Tuple[Tensor], batch_img_metas: List[dict],

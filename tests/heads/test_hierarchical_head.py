@@ -207,3 +207,38 @@ def test_hierarchy_loss_beside_or_instead_of_level_losses(shared):
     torch.testing.assert_close(alone_losses['acc_seg_subpart'], losses['acc_seg_subpart'])
     alone_losses['loss_chain'].backward()
     assert alone.classifier('subpart').weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('shared', [False, True])
+def test_embedding_loss_trains_a_projection_in_training_only(shared):
+    """HSSN's recipe: tree-min beside the level losses, the tree-triplet loss on a normalised
+    embedding of one input feature map; predictions do not change with the embedding."""
+    from cast.structures import ClassHierarchy
+    hierarchy = ClassHierarchy(LEVELS, dict(part=(0, 1, 1, 2, 2),
+                                            subpart=(0, 1, 2, 2, 3, 4, 4)),
+                               num_classes=NUM_CLASSES)
+    head = build(shared=shared, hierarchy_loss=dict(type='TreeMinLoss'),
+                 embedding_loss=dict(type='TreeTripletLoss', warmup_iters=2),
+                 embedding_channels=16, embedding_in_index=1)
+    assert head.needs_hierarchy and head.embedding_index == 1
+    with pytest.raises(RuntimeError, match='hierarchy_loss needs the class hierarchy'):
+        head.loss(features(), samples(), dict())
+    head.class_hierarchy = hierarchy
+    head.step.zero_()
+    for step in (1, 2):
+        losses = head.loss(features(), samples(), dict())
+        assert int(head.step) == step
+    assert {'loss_tree_min', 'loss_tree_triplet', 'loss_ce_part'} <= set(losses)
+    assert losses['loss_tree_triplet'] > 0  # random labels: siblings and strangers exist
+    losses['loss_tree_triplet'].backward()
+    assert head.embedding[-1].weight.grad.abs().sum() > 0
+    head.eval()
+    plain = build(shared=shared)
+    plain.load_state_dict({k: v for k, v in head.state_dict().items()
+                           if not k.startswith(('embedding', 'step'))})
+    plain.eval()
+    metas = [dict(img_shape=(32, 48))] * 2
+    for level, x in head.predict(features(), metas, dict()).items():
+        torch.testing.assert_close(x, plain.predict(features(), metas, dict())[level])
+    with pytest.raises(ValueError, match='embedding_in_index=4'):
+        build(embedding_loss=dict(type='TreeTripletLoss'), embedding_in_index=4)
