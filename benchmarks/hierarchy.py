@@ -33,13 +33,20 @@ from benchmarks.common import REPO
 
 DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'synthetic_spin.py')
 CHAIN = dict(type='ChainLikelihoodLoss', loss_weight=1.0)
+# HSSN (Li et al., CVPR 2022) with its own weights: per-level cross-entropy (the level losses),
+# tree-min loss x 5, tree-triplet loss on a 256-d embedding of the stride-8 features (HSSN's
+# embedding reads its stride-8 backbone output) with its cosine ramp over the whole run
+TREE_MIN = dict(type='TreeMinLoss', loss_weight=5.0)
+TRIPLET = dict(type='TreeTripletLoss', loss_weight=1.0, margin=0.6, max_triplets=200)
 VARIANTS = {
     'heads+ce': dict(),
     'heads+chain': dict(hierarchy_loss=CHAIN),
     'shared+ce': dict(shared=True),
     'shared+chain': dict(shared=True, hierarchy_loss=CHAIN),
+    'heads+hssn': dict(hierarchy_loss=TREE_MIN, embedding_loss=TRIPLET, embedding_in_index=1),
 }
-DECODINGS = ('independent', 'greedy', 'joint')
+DEFAULT_VARIANTS = ['heads+ce', 'heads+chain', 'shared+ce', 'shared+chain']
+DECODINGS = ('independent', 'greedy', 'joint', 'hssn')
 METRICS = ('mIoU.object', 'mIoU.part', 'mIoU.subpart', 'SpCS_S2P', 'SpCS_P2O', 'SeCS')
 
 
@@ -48,7 +55,8 @@ def parse_args(argv=None):
     parser.add_argument('work_dir', help='folder of the runs, configs, test data and results')
     parser.add_argument('--iters', type=int, help="training iterations (the config's max_iters)")
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument('--variants', nargs='+', default=DEFAULT_VARIANTS,
+                        choices=list(VARIANTS))
     parser.add_argument('--decodings', nargs='+', default=list(DECODINGS), choices=DECODINGS)
     parser.add_argument('--config', default=DEMO_CONFIG, help='the config the variants inherit')
     parser.add_argument('--train-root', default=osp.join(REPO, 'data', 'synthetic_spin'),
@@ -70,10 +78,13 @@ def write_config(args, variant: str, seed: int, test_root: str) -> str:
     file with other content is an error (nothing is overwritten)."""
     iters, warmup = args.iters, min(50, args.iters // 2)
     train_root = osp.abspath(args.train_root)
+    head = dict(VARIANTS[variant])
+    if 'embedding_loss' in head:  # HSSN's triplet ramp spans its whole schedule
+        head['embedding_loss'] = dict(head['embedding_loss'], warmup_iters=iters)
     text = '\n'.join([
         f'# {variant}, seed {seed}, {iters} iterations: written by benchmarks/hierarchy.py',
         f'_base_ = [{osp.abspath(args.config)!r}]',
-        f'model = dict(decode_head=dict({", ".join(f"{k}={v!r}" for k, v in VARIANTS[variant].items())}))',  # noqa: E501
+        f'model = dict(decode_head=dict({", ".join(f"{k}={v!r}" for k, v in head.items())}))',
         f'train_cfg = dict(max_iters={iters}, val_interval={iters + 1})',  # no validation pass
         'param_scheduler = [',
         f"    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end={warmup}),",
