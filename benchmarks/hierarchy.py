@@ -64,13 +64,21 @@ def parse_args(argv=None):
     parser.add_argument('--num-test', type=int, default=64, help='test images (64)')
     parser.add_argument('--test-seed', type=int, default=1,
                         help='seed of the test data, not that of the training data (1)')
+    parser.add_argument('--lr', type=float, help="the optimizer's lr (default: the config's)")
+    parser.add_argument('--loss-scale', type=float, default=1.0,
+                        help="factor on the hierarchy and embedding losses' weights (1)")
+    parser.add_argument('--eval-split', choices=('test', 'val'), default='test',
+                        help="'val': score on the training data's validation split (tuning); "
+                        "'test': on the generated held-out test split (the table)")
     parser.add_argument('--out', help='results JSON (default WORK_DIR/results_it{ITERS}.json; '
                         'an existing one made by another command is not overwritten)')
     return parser.parse_args(argv)
 
 
-def run_name(variant: str, seed: int, iters: int) -> str:
-    return f"{variant.replace('+', '_')}_seed{seed}_it{iters}"
+def run_name(variant: str, seed: int, iters: int, lr=None, loss_scale=1.0) -> str:
+    tuned = (f'_lr{lr:g}' if lr is not None else '') + (
+        f'_x{loss_scale:g}' if loss_scale != 1 else '')
+    return f"{variant.replace('+', '_')}{tuned}_seed{seed}_it{iters}"
 
 
 def write_config(args, variant: str, seed: int, test_root: str) -> str:
@@ -81,6 +89,10 @@ def write_config(args, variant: str, seed: int, test_root: str) -> str:
     head = dict(VARIANTS[variant])
     if 'embedding_loss' in head:  # HSSN's triplet ramp spans its whole schedule
         head['embedding_loss'] = dict(head['embedding_loss'], warmup_iters=iters)
+    for key in ('hierarchy_loss', 'embedding_loss'):
+        if key in head and args.loss_scale != 1:
+            head[key] = dict(head[key], loss_weight=head[key]['loss_weight'] * args.loss_scale)
+    split = 'val' if args.eval_split == 'val' else 'test'
     text = '\n'.join([
         f'# {variant}, seed {seed}, {iters} iterations: written by benchmarks/hierarchy.py',
         f'_base_ = [{osp.abspath(args.config)!r}]',
@@ -95,8 +107,11 @@ def write_config(args, variant: str, seed: int, test_root: str) -> str:
         f'train_dataloader = dict(dataset=dict(data_root={train_root!r}))',
         f'val_dataloader = dict(dataset=dict(data_root={train_root!r}))',
         f"test_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict("
-        f"data_root={test_root!r}, split='test'))", ''])
-    path = osp.join(args.work_dir, 'configs', run_name(variant, seed, iters) + '.py')
+        f"data_root={test_root!r}, split={split!r}))"] + (
+            [] if args.lr is None else [f'optim_wrapper = dict(optimizer=dict(lr={args.lr!r}))'])
+        + [''])
+    path = osp.join(args.work_dir, 'configs',
+                    run_name(variant, seed, iters, args.lr, args.loss_scale) + '.py')
     if osp.exists(path):
         with open(path) as f:
             if f.read() != text:
@@ -209,13 +224,18 @@ def main(argv=None):
             if json.load(f).get('command') != command:
                 raise FileExistsError(f'{out_file} holds the results of another command; '
                                       'pass --out')
-    test_root = osp.join(args.work_dir, f'test_data_seed{args.test_seed}_n{args.num_test}')
-    make_data(args, test_root)
+    if args.eval_split == 'val':
+        from cast.datasets.synthetic import generate_synthetic_spin
+        generate_synthetic_spin(args.train_root)
+        test_root = osp.abspath(args.train_root)
+    else:
+        test_root = osp.join(args.work_dir, f'test_data_seed{args.test_seed}_n{args.num_test}')
+        make_data(args, test_root)
     started = time.strftime('%Y-%m-%d %H:%M:%S')
     runs = {}
     for seed in args.seeds:  # seeds outermost: an interrupted benchmark has every variant
         for variant in args.variants:
-            name = run_name(variant, seed, args.iters)
+            name = run_name(variant, seed, args.iters, args.lr, args.loss_scale)
             config = write_config(args, variant, seed, test_root)
             work_dir = osp.join(args.work_dir, name)
             log = dict(variant=variant, seed=seed, config=config)
