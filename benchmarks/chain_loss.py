@@ -1,4 +1,5 @@
-"""Time of the chain likelihood loss at SPIN's class counts, beside per-level cross-entropy.
+"""Time of the chain likelihood loss and of HSSN's losses at SPIN's class counts, beside
+per-level cross-entropy.
 
     python -m benchmarks.chain_loss [--size 512] [--batch 2] [--rounds 3] [--threads 1]
 
@@ -9,7 +10,10 @@ the tree (12 / 41 / 204 classes) and the DAG (159 / 41 / 204) of
 with the subpart ignored on a quarter of the blocks and a padded border (every level ignored)
 as a crop smaller than 512 leaves.
 Printed: seconds (best of ``--rounds``) and the ratio to the three per-level cross-entropies
-on the same logits in the same process (what per-level training pays for its loss).
+on the same logits in the same process (what per-level training pays for its loss), for
+:class:`~cast.losses.ChainLikelihoodLoss`, HSSN's :class:`~cast.losses.TreeMinLoss` on the same
+logits, and HSSN's :class:`~cast.losses.TreeTripletLoss` on a random normalised 256-d embedding
+at stride 8 (HSSN's), at full weight (after its ramp).
 """
 import argparse
 
@@ -17,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.common import best_time, machine, spin_hierarchy
-from cast.losses import ChainLikelihoodLoss
+from cast.losses import ChainLikelihoodLoss, TreeMinLoss, TreeTripletLoss
 
 IGNORE = 255
 
@@ -49,9 +53,10 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     print(f'torch {torch.__version__}, {machine()}, {args.threads} threads; batch {args.batch} '
           f'at {args.size}x{args.size}, best of {args.rounds}\n')
-    print('| hierarchy | classes | chains | chain loss s | 3 cross-entropies s | ratio | loss |')
-    print('|---|---|---:|---:|---:|---:|---:|')
-    loss = ChainLikelihoodLoss()
+    print('| hierarchy | classes | chains | loss | seconds | 3 cross-entropies s | ratio |')
+    print('|---|---|---:|---|---:|---:|---:|')
+    losses = dict(chain=ChainLikelihoodLoss(), tree_min=TreeMinLoss())
+    triplet = TreeTripletLoss(warmup_iters=1)
     for object_level in ('superclass', 'class'):
         h = spin_hierarchy(object_level)
         g = torch.Generator().manual_seed(1)
@@ -63,21 +68,30 @@ def main(argv=None):
             return [F.interpolate(x, size=(args.size, args.size), mode='bilinear',
                                   align_corners=False) for x in small]
 
-        def chain():
-            value, _ = loss(resized(), labels, h)
-            value.backward()
-            return value
+        def timed(name):
+            def run():
+                value, _ = losses[name](resized(), labels, h)
+                value.backward()
+            return run
+
+        embedding = torch.randn(args.batch, 256, args.size // 8, args.size // 8,
+                                generator=g).requires_grad_()
+
+        def tree_triplet():
+            triplet(F.normalize(embedding, dim=1), labels, h, step=1).backward()
 
         def cross_entropy():
             sum(F.cross_entropy(x, y, ignore_index=IGNORE)
                 for x, y in zip(resized(), labels)).backward()
 
-        value = chain()
-        t_chain = best_time(chain, args.rounds)
-        t_ce = best_time(cross_entropy, args.rounds)
         sizes = ' / '.join(str(h.num_classes[lv]) for lv in h.levels)
-        print(f'| {object_level} | {sizes} | {len(h.chains())} | {t_chain:.2f} | {t_ce:.2f} | '
-              f'{t_chain / t_ce:.2f}x | {value.item():.6f} |')
+        t_ce = best_time(cross_entropy, args.rounds)
+        for name, fn in (('chain likelihood', timed('chain')), ('HSSN tree-min', timed('tree_min')),
+                         ('HSSN tree-triplet', tree_triplet)):
+            fn()
+            t = best_time(fn, args.rounds)
+            print(f'| {object_level} | {sizes} | {len(h.chains())} | {name} | {t:.2f} | '
+                  f'{t_ce:.2f} | {t / t_ce:.2f}x |', flush=True)
 
 
 if __name__ == '__main__':
