@@ -3,6 +3,9 @@
     python tools/eval_unsupervised.py CONFIG CKPT --dataset spin --data-root ROOT
         [--split val] [--size 96] [--num-superpixels N] [--levels object part]
         [--tolerance 0.0075] [--max-images N] [--out results.json]
+        [--labeller clip --clip-weights FILE [--clip-model ViT-B-16-quickgelu | tiny.json]
+         [--masking reference|ovseg] [--templates reference|vild|TEMPLATE ...]
+         [--vocabulary object=objects.txt part=parts.txt] [--label-regions object=stage4 ...]]
 
 Every level of CAST's hierarchy (the superpixels the model sees, then the
 clusters of each stage) is labelled region by region with the majority
@@ -10,6 +13,14 @@ ground-truth class, then scored against each ground-truth level (object,
 part, ...) of SPIN / PartImageNet-format data by region mIoU and boundary
 F-score (definitions: cast/evaluation/unsupervised.py). No label is learned:
 the score measures how well the unsupervised regions follow objects and parts.
+
+With ``--labeller clip`` the regions are named as the CAST paper names them: CLIP (open_clip,
+weights from the local file ``--clip-weights``, never downloaded) classifies a masked view of
+each region among the class names (cast/evaluation/open_vocab.py); objects on the coarsest
+region level, parts on the next, each part among the parts of its object label. The tool then
+prints the paper's layout: object / part region mIoU as the reference computes it (per image,
+averaged over images), the pooled mIoU and the boundary F, and a per-class table.
+
 It runs MMEngine's test loop: ``CASTRegionSegmentor`` (from ``init_region_model``: the config's
 backbone and data preprocessor) predicts the regions, ``UnsupervisedRegionMetric`` scores them
 (both usable in any config).
@@ -24,6 +35,7 @@ unless --num-superpixels / --area-per-superpixel say otherwise.
 import argparse
 import json
 import os.path as osp
+import sys
 import tempfile
 import time
 
@@ -34,10 +46,18 @@ from mmengine.utils import mkdir_or_exist
 import cast  # noqa: F401  registers the datasets, transforms, metric and model
 from cast.apis import init_region_model
 from cast.evaluation import UnsupervisedRegionMetric
+from cast.evaluation.open_vocab import (
+    DEFAULT_MODEL,
+    MASKINGS,
+    REFERENCE_TEMPLATES,
+    VILD_TEMPLATES,
+    read_vocabulary,
+)
 from cast.evaluation.unsupervised import DEFAULT_TOLERANCE
-from cast.utils import superpixels_from_config
+from cast.utils import atomic_write, superpixels_from_config
 
 DATASET_TYPES = dict(spin='SPINDataset', partimagenet='PartImageNetDataset')
+TEMPLATE_SETS = dict(reference=REFERENCE_TEMPLATES, vild=VILD_TEMPLATES)
 
 
 def parse_args(argv=None):
@@ -76,7 +96,62 @@ def parse_args(argv=None):
                         help='data loader workers (0: in the main process)')
     parser.add_argument('--work-dir', help="MMEngine's log folder (default: a temporary one)")
     parser.add_argument('--out', help='write the scores to this JSON file')
-    return parser.parse_args(argv)
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing --out')
+    clip = parser.add_argument_group('open-vocabulary labels (CLIP, as the CAST paper)')
+    clip.add_argument('--labeller', choices=('majority', 'clip'), default='majority',
+                      help="how regions get classes: their majority ground-truth class, or "
+                      "CLIP's closest class name (default: majority)")
+    clip.add_argument('--clip-weights', help='local CLIP weights file (OpenAI ViT-B-16.pt, its '
+                      "state dict, or open_clip's file of the model)")
+    clip.add_argument('--clip-model', default=DEFAULT_MODEL,
+                      help='open_clip model name, or a JSON file of its config (default: '
+                      f'{DEFAULT_MODEL}, OpenAI ViT-B/16)')
+    clip.add_argument('--masking', choices=MASKINGS, default='reference',
+                      help="'reference': whole image, outside the region 0.5 after "
+                      "normalisation; 'ovseg': box crop, mean fill (default: reference)")
+    clip.add_argument('--templates', nargs='+', default=['reference'],
+                      help="prompt templates with one {}, or a set: 'reference' ('a photo of "
+                      "a {}') or 'vild' (OVSeg's 14); several are averaged")
+    clip.add_argument('--vocabulary', nargs='+', action=DictAction, default={},
+                      metavar='LEVEL=FILE', help='class names put in the prompts, one a line, '
+                      "for classes 1..N of LEVEL (default: the dataset's names)")
+    clip.add_argument('--label-regions', nargs='+', action=DictAction, default={},
+                      metavar='LEVEL=REGIONS', help='region level that LEVEL is labelled on, '
+                      'e.g. object=stage4 part=stage3 (default: coarsest first)')
+    clip.add_argument('--background-name', default='Background',
+                      help="the background's prompt name (Background)")
+    clip.add_argument('--part-rule', choices=('first', 'majority'), default='first',
+                      help="a part region's object class: at its first pixel (the "
+                      'reference) or its majority (default: first)')
+    clip.add_argument('--no-conditional', action='store_true',
+                      help='name part regions among all parts, not only their object\'s')
+    clip.add_argument('--fp16', action='store_true', help='CLIP in float16 autocast on CUDA')
+    args = parser.parse_args(argv)
+    if args.labeller == 'clip' and not args.clip_weights:
+        parser.error('--labeller clip needs --clip-weights FILE (a local file; nothing is '
+                     'downloaded)')
+    if args.out and osp.exists(args.out) and not args.overwrite:
+        parser.error(f'--out {args.out} exists; pass --overwrite to replace it')
+    return args
+
+
+def labeller_config(args):
+    """The CLIPRegionLabeller config the arguments describe (None: majority labelling)."""
+    if args.labeller != 'clip':
+        return None
+    model = args.clip_model
+    if model.endswith('.json'):
+        if not osp.isfile(model):
+            raise SystemExit(f'error: --clip-model {model} does not exist (expected an '
+                             'open_clip model config JSON)')
+        with open(model) as f:
+            model = json.load(f)
+    templates = []
+    for t in args.templates:
+        templates += list(TEMPLATE_SETS.get(t, (t, )))
+    return dict(type='CLIPRegionLabeller', weights=args.clip_weights, model=model,
+                templates=templates, masking=args.masking, part_rule=args.part_rule,
+                device=args.device, fp16=args.fp16)
 
 
 def build_runner(args, model, levels, work_dir):
@@ -106,7 +181,12 @@ def build_runner(args, model, levels, work_dir):
                              collate_fn=dict(type='default_collate')),
         test_cfg=dict(type='TestLoop'),
         test_evaluator=dict(type='UnsupervisedRegionMetric', levels=levels,
-                            tolerance=args.tolerance),
+                            tolerance=args.tolerance, labeller=labeller_config(args),
+                            label_regions=args.label_regions,
+                            vocabulary={lv: read_vocabulary(path)
+                                        for lv, path in args.vocabulary.items()},
+                            background_name=args.background_name,
+                            conditional=not args.no_conditional),
         env_cfg=dict(dist_cfg=dict(backend='gloo')), randomness=dict(seed=args.seed))
 
 
@@ -118,7 +198,7 @@ def scores_by_level(metrics):
         parts = key.split('/')
         if len(parts) == 2:
             regions[parts[0]] = value
-        else:
+        elif len(parts) == 3:
             scores.setdefault(parts[0], {}).setdefault(parts[1], {})[parts[2]] = value
     return scores, regions
 
@@ -135,16 +215,24 @@ def main(argv=None):
             raise SystemExit(f"error: levels {unknown} are not in the dataset's {all_levels}")
         metrics = runner.test()
     scores, regions = scores_by_level(metrics)
+    how = ('their majority class' if args.labeller == 'majority' else
+           f'CLIP ({args.clip_weights}, {args.masking} masking)')
     print(f'{args.checkpoint} on {args.dataset} {args.split} '
-          f'({len(runner.test_dataloader.dataset)} images); regions labelled by their '
-          'majority class')
-    print(UnsupervisedRegionMetric.format_table(metrics))
+          f'({len(runner.test_dataloader.dataset)} images); regions labelled by {how}')
+    if args.labeller == 'clip':
+        print(UnsupervisedRegionMetric.format_paper_table(metrics))
+        print('pooled IoU per class:')
+        print(UnsupervisedRegionMetric.format_class_table(metrics))
+    else:
+        print(UnsupervisedRegionMetric.format_table(metrics))
+    sys.stdout.flush()
     if args.out:
         mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
-        with open(args.out, 'w') as f:
+        with atomic_write(args.out) as f:
             json.dump(dict(config=args.config, checkpoint=args.checkpoint,
                            dataset=args.dataset, split=args.split, size=args.size,
-                           regions=regions, scores=scores), f, indent=2)
+                           labeller=labeller_config(args), regions=regions, scores=scores),
+                      f, indent=2)
     return scores, regions
 
 

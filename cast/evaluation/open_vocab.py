@@ -145,20 +145,31 @@ def build_clip(model: Union[str, dict] = DEFAULT_MODEL,
                                                  'quick_gelu')}
     clip = CLIP(**cfg)
     if weights is not None:
-        state = clip_state_dict(weights)
-        own = clip.state_dict()
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
-        shapes = [f'{k} {tuple(state[k].shape)} (model: {tuple(v.shape)})'
-                  for k, v in own.items() if k in state and state[k].shape != v.shape]
-        if missing or unexpected or shapes:
-            raise ValueError(
-                f'CLIP weights file {weights} does not fit open_clip model {model!r}: '
-                f'{len(missing)} missing keys {missing[:3]}, {len(unexpected)} unexpected keys '
-                f'{unexpected[:3]}, {len(shapes)} shape mismatches {shapes[:3]} (expected '
-                'the weights of that model: OpenAI\'s release or open_clip\'s file)')
-        clip.load_state_dict({k: v.float() for k, v in state.items()})
+        load_clip_weights(clip, weights, model)
     return clip.eval()
+
+
+def load_clip_weights(clip: nn.Module, weights: str, model: Union[str, dict] = '') -> None:
+    """Fill ``clip`` from the file ``weights`` (:func:`clip_state_dict`), every key and shape
+    checked first.
+
+    Raises:
+        ValueError: missing or unexpected keys, or shape mismatches (the message names the
+            file, the model and the first differences).
+    """
+    state = clip_state_dict(weights)
+    own = clip.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f'{k} {tuple(state[k].shape)} (model: {tuple(v.shape)})'
+              for k, v in own.items() if k in state and state[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        raise ValueError(
+            f'CLIP weights file {weights} does not fit open_clip model {model!r}: '
+            f'{len(missing)} missing keys {missing[:3]}, {len(unexpected)} unexpected keys '
+            f'{unexpected[:3]}, {len(shapes)} shape mismatches {shapes[:3]} (expected '
+            "the weights of that model: OpenAI's release or open_clip's file)")
+    clip.load_state_dict({k: v.float() for k, v in state.items()})
 
 
 def masked_views(image: Tensor, regions: Tensor, masking: str = 'reference',

@@ -11,8 +11,13 @@ from mmseg.registry import METRICS, MODELS
 from ...structures import ClassHierarchy
 from ..functional import iou_from_areas
 from ..open_vocab import CLIPRegionLabeller  # noqa: F401  registers the labeller in MODELS
-from ..unsupervised import (DEFAULT_TOLERANCE, boundary_tolerance, label_stats, region_stats,
-                            summarize)
+from ..unsupervised import (
+    DEFAULT_TOLERANCE,
+    boundary_tolerance,
+    label_stats,
+    region_stats,
+    summarize,
+)
 
 
 @METRICS.register_module()
