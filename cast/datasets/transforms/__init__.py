@@ -1,6 +1,7 @@
 """Transforms for hierarchical segmentation: per-level annotations, superpixels, packing."""
+from .corruptions import CORRUPTIONS, Corrupt, corrupt
 from .formatting import PackHierSegInputs
 from .loading import LoadHierarchicalAnnotations, level_label_map
 from .superpixels import Superpixels
 
-__all__ = ['LoadHierarchicalAnnotations', 'PackHierSegInputs', 'Superpixels', 'level_label_map']
+__all__ = ['CORRUPTIONS', 'Corrupt', 'corrupt', 'LoadHierarchicalAnnotations', 'PackHierSegInputs', 'Superpixels', 'level_label_map']
