@@ -49,7 +49,8 @@ def _pipeline_of(cfg: Config, loader: str) -> Optional[list]:
     return node['dataset'].get('pipeline')
 
 
-def adaptation_pipelines(cfg: Config) -> Tuple[List[List[dict]], List[dict]]:
+def adaptation_pipelines(cfg: Config,
+                         superpixels: bool = True) -> Tuple[List[List[dict]], List[dict]]:
     """The views' pipelines and the test view's pipeline of a recognition config.
 
     The views are the config's training augmentations: each view of ``SuperpixelMultiView``
@@ -59,13 +60,16 @@ def adaptation_pipelines(cfg: Config) -> Tuple[List[List[dict]], List[dict]]:
 
     Args:
         cfg (Config): A recognition config (scope mmpretrain).
+        superpixels (bool): Whether the model reads superpixels (CAST), so that every
+            pipeline must compute them. Defaults to True.
 
     Returns:
         tuple[list[list[dict]], list[dict]]: View pipelines (used in turn for the V views) and
         the test pipeline, each without loading and ending with ``PackInputs``.
 
     Raises:
-        KeyError: The config has no training pipeline, or a pipeline has no ``Superpixels``.
+        KeyError: The config has no training pipeline, or (``superpixels``) a pipeline has no
+            ``Superpixels``.
     """
     train = _pipeline_of(cfg, 'train_dataloader')
     if not train:
@@ -81,10 +85,11 @@ def adaptation_pipelines(cfg: Config) -> Tuple[List[List[dict]], List[dict]]:
         size = crop['scale'] if crop else 224
         test = [dict(type='ResizeEdge', scale=size, edge='short', backend='pillow',
                      interpolation='bicubic'),
-                dict(type='CenterCrop', crop_size=size),
-                find_transform(views[0], 'Superpixels') or dict(type='Superpixels')]
+                dict(type='CenterCrop', crop_size=size)]
+        if superpixels:
+            test.append(find_transform(views[0], 'Superpixels') or dict(type='Superpixels'))
     for name, pipeline in [('view', v) for v in views] + [('test', test)]:
-        if find_transform(pipeline, 'Superpixels') is None:
+        if superpixels and find_transform(pipeline, 'Superpixels') is None:
             raise KeyError(f'{cfg.filename}: the {name} pipeline has no Superpixels transform '
                            f'(CAST needs superpixels): {[t["type"] for t in pipeline]}')
     return [v + [_PACK] for v in views], test + [_PACK]
@@ -150,8 +155,10 @@ class TestTimeAdapter:
 
     Args:
         model (nn.Module): A built :class:`~cast.recognition.CASTImageClassifier` (or any
-            MMPretrain ``ImageClassifier`` with a head and a CAST backbone) or
-            :class:`~cast.recognition.CASTMoCoV3`, with its data preprocessor, on its device.
+            MMPretrain ``ImageClassifier`` with a head: with another backbone, such as a ViT
+            baseline, it adapts the same way and records no hierarchy) or
+            :class:`~cast.recognition.CASTMoCoV3` (CAST backbone), with its data preprocessor,
+            on its device.
         view_pipelines (list[list[dict]]): Pipelines of the views, used in turn
             (:func:`adaptation_pipelines`); each ends with ``Superpixels`` and ``PackInputs``.
         test_pipeline (list[dict]): Pipeline of the test view.
@@ -190,9 +197,11 @@ class TestTimeAdapter:
         if not self.is_classifier and not isinstance(model, MoCoV3):
             raise TypeError(f'test-time adaptation needs a recognition model (CASTImageClassifier'
                             f' or CASTMoCoV3), got {type(model).__name__}')
-        if not hasattr(model.backbone, 'forward_hierarchy'):
+        # A backbone without a hierarchy (a ViT baseline) adapts the same way, with no regions.
+        self.has_hierarchy = hasattr(model.backbone, 'forward_hierarchy')
+        if not self.has_hierarchy and not self.is_classifier:
             raise TypeError(f'{type(model.backbone).__name__} is not CAST (no '
-                            'forward_hierarchy): there is no region hierarchy to follow')
+                            'forward_hierarchy): a MoCo v3 model needs a CAST backbone')
         objective = objective or ('memo' if self.is_classifier else 'cosine')
         if objective not in OBJECTIVES:
             raise ValueError(f'objective must be one of {OBJECTIVES}, got {objective!r}')
@@ -222,7 +231,7 @@ class TestTimeAdapter:
     def from_config(cls, model: nn.Module, cfg: Config, **kwargs) -> 'TestTimeAdapter':
         """An adapter whose views and test view follow ``cfg``'s pipelines
         (:func:`adaptation_pipelines`); ``kwargs`` as the constructor."""
-        views, test = adaptation_pipelines(cfg)
+        views, test = adaptation_pipelines(cfg, hasattr(model.backbone, 'forward_hierarchy'))
         return cls(model, views, test, **kwargs)
 
     # ------------------------------------------------------------------
@@ -316,18 +325,22 @@ class TestTimeAdapter:
             test (dict): From :meth:`make_test_view`.
 
         Returns:
-            dict: ``hierarchy``, L (h, w) int64 arrays, fine to coarse; for a classifier also
-            ``topk``, a list of (class index, class name, score), best first.
+            dict: ``hierarchy``, L (h, w) int64 arrays, fine to coarse (none without a CAST
+            backbone); for a classifier also ``topk``, a list of (class index, class name,
+            score), best first, and ``entropy``, that of the whole softmax (nats).
         """
         inputs, samples = test['inputs'], test['data_samples']
-        superpixels = stack_superpixels(samples, inputs)
-        levels = self.model.backbone.forward_hierarchy(inputs, superpixels)
-        out = dict(hierarchy=[level[0].cpu().numpy() for level in levels])
+        out = dict(hierarchy=[])
+        if self.has_hierarchy:
+            superpixels = stack_superpixels(samples, inputs)
+            levels = self.model.backbone.forward_hierarchy(inputs, superpixels)
+            out['hierarchy'] = [level[0].cpu().numpy() for level in levels]
         if self.is_classifier:
             scores = self.model(inputs, samples, mode='tensor')[0].float().softmax(-1)
             values, indices = scores.topk(min(self.topk, scores.numel()))
             out['topk'] = [(int(i), self._name(int(i)), float(v))
                            for v, i in zip(values.tolist(), indices.tolist())]
+            out['entropy'] = float(-(scores * scores.clamp_min(1e-12).log()).sum())
         return out
 
     def _name(self, index: int) -> str:

@@ -217,3 +217,43 @@ def test_objective_and_records_follow_the_input_device(name, request, image):
         adapter.objective(views).backward()
         record = adapter.record(test)
     assert record['hierarchy'][0].shape == tuple(test['inputs'].shape[-2:])
+
+
+def test_a_classifier_without_hierarchy_adapts_the_same_way(tiny_config_dir, image):
+    """The study's ViT baseline: any MMPretrain classifier adapts (views without superpixels),
+    records its prediction and entropy and no regions, and is restored bit for bit."""
+    cfg = Config.fromfile(osp.join(tiny_config_dir, 'tiny_cast_deit.py'))
+    cfg.model = dict(
+        type='ImageClassifier',
+        backbone=dict(type='VisionTransformer', img_size=64, patch_size=16, out_type='cls_token',
+                      arch=dict(embed_dims=48, num_layers=2, num_heads=4,
+                                feedforward_channels=96)),
+        head=dict(type='VisionTransformerClsHead', num_classes=6, in_channels=48))
+    for pipeline in (cfg.train_dataloader.dataset.pipeline, cfg.test_dataloader.dataset.pipeline):
+        pipeline[:] = [t for t in pipeline if t['type'] != 'Superpixels']
+    model = init_recognition_model(cfg, device='cpu', seed=0)
+    torch.manual_seed(1)
+    torch.nn.init.normal_(model.head.layers.head.weight, std=0.5)
+    before = state(model)
+    set_random_seed(0)
+    out = adapter_of(model, steps=2).adapt(image)
+    assert changed(before, model) == []
+    assert [r['hierarchy'] for r in out['records']] == [[], [], []]
+    probs = [score for _, _, score in out['records'][0]['topk']]
+    assert out['records'][0]['entropy'] > 0 and len(probs) == 5
+    assert out['records'][0]['topk'] != out['records'][-1]['topk']  # it did adapt
+    # a CAST classifier still needs superpixels in every pipeline
+    plain = Config.fromfile(osp.join(tiny_config_dir, 'tiny_cast_deit.py'))
+    plain.train_dataloader.dataset.pipeline = cfg.train_dataloader.dataset.pipeline
+    cast_model = init_recognition_model(plain, device='cpu', seed=0)
+    with pytest.raises(KeyError, match='no Superpixels transform'):
+        adapter_of(cast_model)
+
+
+def test_entropy_record_is_that_of_the_whole_softmax(classifier, image):
+    adapter = adapter_of(classifier)
+    test = adapter.make_test_view(image)
+    record = adapter.record(test)
+    with torch.no_grad():
+        probs = classifier(test['inputs'], test['data_samples'], mode='tensor')[0].softmax(-1)
+    assert record['entropy'] == pytest.approx(float(-(probs * probs.log()).sum()), rel=1e-5)
