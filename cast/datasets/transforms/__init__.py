@@ -4,4 +4,5 @@ from .formatting import PackHierSegInputs
 from .loading import LoadHierarchicalAnnotations, level_label_map
 from .superpixels import Superpixels
 
-__all__ = ['CORRUPTIONS', 'Corrupt', 'corrupt', 'LoadHierarchicalAnnotations', 'PackHierSegInputs', 'Superpixels', 'level_label_map']
+__all__ = ['CORRUPTIONS', 'Corrupt', 'corrupt', 'LoadHierarchicalAnnotations', 'PackHierSegInputs',
+           'Superpixels', 'level_label_map']

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
+
 from mmseg.registry import TRANSFORMS as SEG_TRANSFORMS
 
 SEVERITY_PARAMS = dict(

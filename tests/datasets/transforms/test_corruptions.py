@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from mmcv.transforms import Compose
 from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
-from mmseg.registry import TRANSFORMS as SEG_TRANSFORMS
 
 from cast.datasets.transforms import CORRUPTIONS, corrupt
 from cast.datasets.transforms.corruptions import SEVERITY_PARAMS
+from mmseg.registry import TRANSFORMS as SEG_TRANSFORMS
 
 
 @pytest.fixture
