@@ -1,15 +1,20 @@
 """Train a segmentor (or a CAST classifier) with MMEngine's runner, as MMSeg's tools/train.py.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp] [--tensorboard]
-        [--cfg-options k=v ...]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CHECKPOINT]] [--amp]
+        [--tensorboard] [--debug] [--cfg-options k=v ...]
     tools/dist_train.sh CONFIG GPUS [...]         # the same, one process per GPU (torchrun)
 
 A new run into a work dir that holds checkpoints is refused (use --resume, or another
---work-dir); SIGINT/SIGTERM end the run within seconds with every checkpoint whole.
+--work-dir), and so is a second run on a work dir in use; --resume continues from the newest
+whole checkpoint (a damaged one is named and skipped); SIGINT/SIGTERM end the run within
+seconds with every checkpoint whole; a full disk ends it with the earlier checkpoints whole.
+Errors are one line on stderr (the traceback goes to the log file; --debug prints it).
+See docs/reliability.md.
 """
 import argparse
 import importlib.util
 import logging
+import sys
 
 import torch
 from mmengine.logging import print_log
@@ -23,7 +28,16 @@ from cast.engine import (
     prepare_distributed,
     select_dist_backend,
 )
-from cast.engine.run_safety import SignalExit, check_work_dir
+from cast.engine.resume import ResumeError, choose_resume_checkpoint, remove_partial_checkpoints
+from cast.engine.run_safety import (
+    SignalExit,
+    WorkDirInUseError,
+    WorkDirLock,
+    check_work_dir,
+    checkpoint_dir,
+    is_launch_rank_zero,
+    report_error,
+)
 
 
 def parse_args(argv=None):
@@ -31,8 +45,8 @@ def parse_args(argv=None):
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
     parser.add_argument(
-        '--resume', action='store_true', default=False,
-        help='resume from the latest checkpoint in the work dir')
+        '--resume', nargs='?', const='auto', metavar='CHECKPOINT',
+        help='resume from the newest whole checkpoint in the work dir, or from CHECKPOINT')
     parser.add_argument(
         '--amp', action='store_true', default=False,
         help='enable automatic mixed precision training (CUDA float16 autocast)')
@@ -40,6 +54,9 @@ def parse_args(argv=None):
         '--tensorboard', action='store_true', default=False,
         help='also log to TensorBoard (MMEngine\'s TensorboardVisBackend, under the work dir; '
         'needs `pip install .[tensorboard]`)')
+    parser.add_argument(
+        '--debug', action='store_true', default=False,
+        help='print the traceback of an error (by default: one line on stderr)')
     return parse_launch_args(parser, argv)
 
 
@@ -86,19 +103,68 @@ def build_config(args):
                "--cfg-options optim_wrapper.type=OptimWrapper")
     if args.tensorboard:
         add_tensorboard(cfg)
-    cfg.resume = args.resume
-    try:
-        check_work_dir(cfg)
-    except FileExistsError as err:
-        refuse(str(err))
+    cfg.resume = bool(args.resume)
     select_dist_backend(cfg)
     prepare_distributed(cfg)
     return cfg
 
 
+def claim_work_dir(cfg, args):
+    """Lock the work dir for this run, refuse a new run over checkpoints, and choose the
+    checkpoint to resume. Returns the lock (None on ranks other than 0), to hold until the
+    process ends."""
+    lock = lock_work_dir(cfg)
+    try:
+        check_work_dir(cfg)
+    except FileExistsError as err:
+        refuse(str(err))
+    if args.resume:
+        choose_checkpoint(cfg, None if args.resume == 'auto' else args.resume)
+    else:
+        cfg.setdefault('custom_hooks', []).append(dict(type='mmseg.ResumeCheckHook'))
+    return lock
+
+
+def choose_checkpoint(cfg, named):
+    """Point the runner at the checkpoint to resume (MMEngine's ``resume`` + ``load_from``):
+    ``named``, ``load_from``, or the newest whole checkpoint of the work dir
+    (:func:`~cast.engine.resume.choose_resume_checkpoint`). Every rank chooses alike."""
+    folder = checkpoint_dir(cfg)
+    try:
+        path, note = choose_resume_checkpoint(cfg.work_dir, folder, named or cfg.get('load_from'))
+    except ResumeError as err:
+        refuse(str(err))
+    if is_launch_rank_zero():  # the lock is held: a .partial file is a save a kill cut short
+        for partial in remove_partial_checkpoints(folder):
+            note = (note + ' ' if note else '') + f'Removed {partial} (a save cut short).'
+    cfg.load_from = path
+    cfg.setdefault('custom_hooks', []).append(
+        dict(type='mmseg.ResumeCheckHook', checkpoint=path, note=note))
+
+
+def lock_work_dir(cfg):
+    """Take the work dir's lock (rank 0 of a launch; the other ranks are its own run)."""
+    if not is_launch_rank_zero():
+        return None
+    try:
+        return WorkDirLock(cfg.work_dir).acquire()
+    except WorkDirInUseError as err:
+        refuse(str(err))
+
+
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        run(args)
+    except Exception as err:  # noqa: BLE001  every error ends as one line unless --debug
+        if args.debug:
+            raise
+        sys.exit(report_error('tools/train.py', err))
+
+
+def run(args):
     cfg = build_config(args)
+    lock = claim_work_dir(cfg, args)  # noqa: F841  held while the run lives
     stop = SignalExit(cfg.work_dir).install()
     runner = Runner.from_cfg(cfg)
     stop.guard_checkpoints(runner)

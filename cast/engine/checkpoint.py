@@ -9,9 +9,11 @@ MMEngine's loader for local files with one that keeps ``weights_only=True`` and 
 into an error that names the file and the offending object.
 """
 import argparse
+import os
 import os.path as osp
 import pickle
 import re
+import zipfile
 
 import numpy as np
 import torch
@@ -99,6 +101,79 @@ def load_checkpoint_safely(filename, map_location=None):
             f'numpy arrays and what MMEngine writes (HistoryBuffer) may be unpickled; anything '
             f'else could run code. If you trust the file, re-save its state_dict with plain '
             f'tensors.') from None
+
+
+class UnreadableCheckpointError(RuntimeError):
+    """A checkpoint file is empty, cut short, damaged or not a training checkpoint.
+
+    Args:
+        filename (str): The file.
+        reason (str): What is wrong with it, for the message.
+    """
+
+    def __init__(self, filename: str, reason: str):
+        self.filename, self.reason = filename, reason
+        super().__init__(f'checkpoint "{filename}" cannot be read: {reason}')
+
+
+def inspect_checkpoint(filename: str) -> dict:
+    """Check that ``filename`` is a whole MMEngine training checkpoint, without loading it.
+
+    The file must be a torch zip archive whose members all pass their CRC check (a file cut
+    short has no central directory; bytes changed later fail the CRC), and its pickle must hold
+    ``state_dict`` and ``meta`` under :func:`load_checkpoint_safely`'s allow-list. Tensors are
+    memory-mapped, not read into memory: a few milliseconds for a 20 MB file.
+
+    Args:
+        filename (str): Path of the checkpoint.
+
+    Returns:
+        dict: The checkpoint's ``meta`` (``iter``, ``epoch``, ...).
+
+    Raises:
+        UnreadableCheckpointError: naming the file and what is wrong.
+    """
+    if not osp.isfile(filename):
+        raise UnreadableCheckpointError(filename, 'the file does not exist')
+    size = osp.getsize(filename)
+    if size == 0:
+        raise UnreadableCheckpointError(filename, 'the file is empty (0 bytes)')
+    try:
+        with zipfile.ZipFile(filename) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise UnreadableCheckpointError(
+            filename, f'it is not a whole torch checkpoint ({size} bytes, {err}): cut short, '
+            'or not a file torch.save wrote') from None
+    if damaged is not None:
+        raise UnreadableCheckpointError(filename, f'it is damaged: {damaged} fails its CRC check')
+    try:
+        checkpoint = torch.load(filename, map_location='cpu', weights_only=True, mmap=True)
+    except Exception as err:  # noqa: BLE001  any unpickling failure makes the file unusable
+        text = ' '.join(str(err).split())
+        found = re.search(r'GLOBAL ([\w.]+)', text)
+        reason = f'it pickles {found.group(1)}, outside the allow-list' if found else text[:300]
+        raise UnreadableCheckpointError(filename, reason) from None
+    if not isinstance(checkpoint, dict) or not {'state_dict', 'meta'} <= set(checkpoint):
+        keys = list(checkpoint)[:5] if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise UnreadableCheckpointError(
+            filename, f'it is not an MMEngine training checkpoint (no "state_dict" and "meta"; '
+            f'it holds {keys})')
+    return checkpoint['meta']
+
+
+def checkpoint_step(filename: str) -> int:
+    """The step in an ``iter_N.pth`` / ``epoch_N.pth`` name (N), -1 for other names."""
+    found = re.match(r'^(?:iter|epoch)_(\d+)\.pth$', osp.basename(filename))
+    return int(found.group(1)) if found else -1
+
+
+def step_checkpoints(folder: str):
+    """The ``iter_N.pth`` / ``epoch_N.pth`` files in ``folder``, newest (largest N) first."""
+    if not osp.isdir(folder):
+        return []
+    names = [name for name in os.listdir(folder) if checkpoint_step(name) >= 0]
+    return [osp.join(folder, name) for name in sorted(names, key=checkpoint_step, reverse=True)]
 
 
 def load_cast_checkpoint(filename, map_location='cpu', allow_pickle=False):

@@ -1,5 +1,11 @@
-"""What keeps a run from losing work: no checkpoint overwritten by a new run, and an exit within
-seconds on SIGINT/SIGTERM that leaves every checkpoint whole.
+"""What keeps a run from losing work: no checkpoint overwritten by a new run, one run per work
+dir, an exit within seconds on SIGINT/SIGTERM that leaves every checkpoint whole, a full disk
+that costs no earlier checkpoint, and errors as one line (docs/reliability.md).
+
+A second run on a work dir in use (a re-queued job, a second ``--resume``) is refused at
+start-up by :class:`WorkDirLock`: an exclusive ``flock`` on ``{work_dir}/.run.lock``, which
+holds the first run's pid and host. The kernel drops the lock when the process ends, however it
+ends (SIGKILL included), so a killed run never leaves it stuck.
 
 A new (non-resume) run into a work dir that already holds checkpoints is refused at start-up:
 it would overwrite the same-named ``iter_N.pth`` and repoint ``last_checkpoint``, and moving the
@@ -18,15 +24,24 @@ when its parent dies, and ends at once if its parent is already gone.
 """
 import contextlib
 import ctypes
+import errno
+import fcntl
+import logging
 import multiprocessing
 import os
 import os.path as osp
 import re
 import signal
+import socket
 import sys
+import time
+import traceback
 from typing import List, Optional
 
 from mmengine.dist import is_main_process
+from mmengine.logging import MMLogger
+
+from cast.utils.io import DiskFullError, format_bytes, free_bytes, is_disk_full
 
 #: Files MMEngine's CheckpointHook writes (its default templates and ``save_best``).
 CHECKPOINT_FILE = re.compile(r'^(iter|epoch)_\d+\.pth$|^best_.*\.pth$')
@@ -138,7 +153,8 @@ class SignalExit:
 
     def guard_checkpoints(self, runner) -> None:
         """Make ``runner.save_checkpoint`` whole-or-nothing and signal-proof: a local file is
-        written as ``{name}.partial`` and renamed, inside :meth:`deferred`."""
+        written as ``{name}.partial`` and renamed, inside :meth:`deferred`. A save that fails
+        (a full disk) removes its partial file and raises :class:`CheckpointSaveError`."""
         save = runner.save_checkpoint
 
         def save_whole(out_dir, filename, *args, **kwargs):
@@ -147,11 +163,148 @@ class SignalExit:
                 # saves as MMEngine saves
                 if not is_main_process() or not osp.isdir(out_dir):
                     return save(out_dir, filename, *args, **kwargs)
-                partial = f'{filename}.partial'
-                save(out_dir, partial, *args, **kwargs)
-                os.replace(osp.join(out_dir, partial), osp.join(out_dir, filename))
+                partial = osp.join(out_dir, f'{filename}.partial')
+                try:
+                    save(out_dir, osp.basename(partial), *args, **kwargs)
+                    _fsync(partial)  # on disk before its name says it is whole (a crash)
+                    os.replace(partial, osp.join(out_dir, filename))
+                except Exception as err:
+                    written = osp.getsize(partial) if osp.exists(partial) else 0
+                    with contextlib.suppress(OSError):
+                        os.remove(partial)
+                    if isinstance(err, OSError):
+                        raise CheckpointSaveError(out_dir, filename, err, written) from err
+                    raise
 
         runner.save_checkpoint = save_whole
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class CheckpointSaveError(OSError):
+    """A checkpoint could not be written (a full disk, a quota, a lost mount); its partial file
+    is removed and the earlier checkpoints are as they were.
+
+    Args:
+        folder (str): Where it was written.
+        filename (str): Its name.
+        cause (OSError): The error of the write.
+        written (int): Bytes written before it failed.
+    """
+
+    def __init__(self, folder: str, filename: str, cause: OSError, written: int = 0):
+        kept = [name for name in existing_checkpoints(folder) if name.endswith('.pth')]
+        newest = max((osp.join(folder, n) for n in kept), key=osp.getmtime, default=None)
+        if is_disk_full(cause):
+            needed = max(written, osp.getsize(newest) if newest else 0)
+            what = (f'no space left on device saving {filename} in {folder}: '
+                    f'{format_bytes(free_bytes(folder))} free, '
+                    f'about {format_bytes(needed)} needed')
+        else:
+            what = f'saving {filename} in {folder} failed: {cause.strerror or cause}'
+        keep = (f'the earlier checkpoints are whole (newest: {osp.basename(newest)}); '
+                'free space, then continue with --resume' if newest else
+                'no earlier checkpoint; free space, then start again')
+        super().__init__(cause.errno, f'{what}; {keep}')
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+class WorkDirInUseError(RuntimeError):
+    """Another live run holds the work dir's lock."""
+
+
+class WorkDirLock:
+    """One run per work dir: an exclusive ``flock`` on ``{work_dir}/.run.lock``.
+
+    The file holds ``pid``, ``host`` and the start time of the run holding the lock. The kernel
+    releases the lock when the holder's last file descriptor closes: when the process ends,
+    however it ends. (Data loader workers inherit the descriptor; they die with their parent,
+    see :class:`SignalExit`.) On NFS, Linux implements ``flock`` with byte-range locks, which
+    the server holds across machines.
+
+    Args:
+        work_dir (str): The folder to lock; created if absent.
+    """
+
+    FILENAME = '.run.lock'
+
+    def __init__(self, work_dir: str):
+        self.work_dir = work_dir
+        self.path = osp.join(work_dir, self.FILENAME)
+        self.fd: Optional[int] = None
+
+    def acquire(self) -> 'WorkDirLock':
+        """Take the lock, or raise :class:`WorkDirInUseError` naming the holder."""
+        os.makedirs(self.work_dir, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            holder = os.read(fd, 512).decode(errors='replace').strip() or 'a run'
+            os.close(fd)
+            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            raise WorkDirInUseError(
+                f'{self.work_dir} is in use by another run ({holder}); two runs there would '
+                'write the same checkpoints. Wait for it to end (or stop it), or use another '
+                '--work-dir') from None
+        os.ftruncate(fd, 0)
+        os.write(fd, (f'pid {os.getpid()} on host {socket.gethostname()}, started '
+                      f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n').encode())
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = None
+
+
+def is_launch_rank_zero() -> bool:
+    """Whether this process is rank 0 of its launch (before the process group exists):
+    torchrun's ``RANK``, slurm's ``SLURM_PROCID``, or no launcher."""
+    return int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))) == 0
+
+
+def one_line(err: BaseException) -> str:
+    """An exception as one line: the last line of a traceback quoted in the message (a data
+    loader worker's), else the message with its whitespace collapsed; the type's name first
+    unless the message is one of ours."""
+    text = str(err)
+    if 'Traceback (most recent call last)' in text:
+        text = [line for line in text.splitlines() if line.strip()][-1]
+        return ' '.join(text.split())
+    text = ' '.join(text.split()) or repr(err)
+    ours = (CheckpointSaveError, DiskFullError, WorkDirInUseError, FileExistsError,
+            FileNotFoundError)
+    if isinstance(err, ours) or type(err).__module__.startswith('cast.'):
+        return text
+    return f'{type(err).__name__}: {text}'
+
+
+def report_error(tool: str, err: BaseException) -> int:
+    """Print ``{tool}: error: <one line>`` on stderr and write the traceback into the run's log
+    file (MMEngine's current logger, if it has one). Returns the exit code, 1."""
+    trace = ''.join(traceback.format_exception(type(err), err, err.__traceback__))
+    log_file = None
+    if MMLogger.check_instance_created(MMLogger.get_current_instance().instance_name):
+        for handler in MMLogger.get_current_instance().handlers:
+            if isinstance(handler, logging.FileHandler):
+                with contextlib.suppress(Exception):  # the disk may be full
+                    handler.stream.write(trace)
+                    handler.flush()
+                    log_file = handler.baseFilename
+    where = f'the traceback is in {log_file}; ' if log_file else ''
+    sys.stderr.write(f'{tool}: error: {one_line(err)} ({where}--debug prints it)\n')
+    return 1
 
 
 _FORK_HOOKS = {'installed': False, 'parent': None, 'prctl': None}
