@@ -228,7 +228,7 @@ def evaluate(args, logger):
                                        len(meta['level_classes'][level]), lut)
                 data_sample[f'pred_seg_{level}'] = dict(data=torch.from_numpy(pred[None]))
                 if args.from_label_maps:
-                    answers = label_map_answers(pred, gt)
+                    answers = P.label_map_answers(pred, gt)
                     data_sample.setdefault('pred_prompts', {})[level] = answers
                     if saved is not None:
                         saved.add(results['img_id'], level, answers)
@@ -252,13 +252,6 @@ def prompt_metric(args, meta, levels):
                           absent_parent=args.absent_parent, duplicates=args.duplicates)
     metric.dataset_meta = meta
     return metric
-
-
-def label_map_answers(pred, gt, ignore_index=255):
-    """A label map's answers to an image's prompts: per class k of the ground truth ``gt``
-    (H, W), the mask ``pred == k`` (score 1)."""
-    return [dict(label=k, mask=pred == k, score=1.0) for k in np.unique(gt).tolist()
-            if k not in (0, ignore_index)]
 
 
 class LabelMapAnswers:

@@ -364,6 +364,13 @@ def decode_answers(answers: Sequence[dict], height: int, width: int) -> List[dic
     return out
 
 
+def label_map_answers(pred: np.ndarray, gt: np.ndarray, ignore_index: int = 255) -> List[dict]:
+    """A label map's answers to an image's prompts: per class k of the ground truth ``gt``
+    (H, W), the mask ``pred == k`` (H, W) with score 1. What a closed-set model answers."""
+    return [dict(label=k, mask=np.asarray(pred) == k, score=1.0)
+            for k in np.unique(gt).tolist() if k not in (0, ignore_index)]
+
+
 def encode_mask(mask: np.ndarray) -> dict:
     """Compressed RLE (JSON-ready: ``counts`` as str) of a (H, W) bool mask."""
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))

@@ -167,3 +167,19 @@ def test_bad_options_and_levels():
     bad['pred_prompts'] = dict(answers(), wholes=[])
     with pytest.raises(KeyError, match='wholes'):
         metric.process({}, [bad])
+
+
+def test_label_maps_answer_when_no_prompt_answers_are_given():
+    """A segmentor's data samples (pred_seg_{level} label maps) score as their answers."""
+    pred = dict(object=[[1, 1, 1, 0], [1, 1, 1, 1], [0, 0, 2, 2], [0, 2, 2, 2]],
+                part=[[1, 2, 2, 2], [1, 1, 2, 2], [0, 0, 3, 1], [0, 0, 3, 3]],
+                subpart=[[1, 1, 0, 0], [0, 2, 0, 0], [0, 0, 0, 3], [0, 0, 0, 0]])
+    maps = sample(pred={})
+    for level, data in pred.items():
+        maps[f'pred_seg_{level}'] = dict(data=np.asarray(data, np.uint8)[None])
+    given = sample(pred={level: P.label_map_answers(np.asarray(pred[level]),
+                                                    np.asarray(GT[level])) for level in pred})
+    m, expected = evaluate([maps]), evaluate([given])
+    assert m['mIoU.subpart'] < 100 and m['SpCS_S2P'] < 100
+    assert {k: v for k, v in m.items() if v == v} == {k: v for k, v in expected.items()
+                                                      if v == v}

@@ -42,7 +42,9 @@ class PromptMetric(BaseMetric):
     Data samples carry ``gt_seg_{level}`` (PixelData or dict with ``data`` (1, H, W)) for every
     scored level, ``pred_prompts``: ``{level: [dict(label=int, mask=(H, W) bool, score=float)]}``
     (a level left out: nothing answered), and optionally ``img_path`` / ``img_id`` (named in
-    reports).
+    reports). A level missing from ``pred_prompts`` whose ``pred_seg_{level}`` label map is
+    there is answered by that map (each prompt by its class's mask), so the metric also runs
+    as ``test_evaluator`` of a hierarchical segmentor.
 
     Args:
         levels (Sequence[str], optional): levels to score (default: all of ``dataset_meta``).
@@ -122,7 +124,14 @@ class PromptMetric(BaseMetric):
                 data = sample[key]['data'] if isinstance(sample[key], dict) else sample[key]
                 gts[level] = np.asarray(data.cpu() if hasattr(data, 'cpu') else data)
                 gts[level] = gts[level].reshape(gts[level].shape[-2:])
-            answers = sample.get('pred_prompts') or {}
+            answers = dict(sample.get('pred_prompts') or {})
+            for level in plan['levels']:
+                if level not in answers and f'pred_seg_{level}' in sample:
+                    data = sample[f'pred_seg_{level}']
+                    data = data['data'] if isinstance(data, dict) else data
+                    pred = np.asarray(data.cpu() if hasattr(data, 'cpu') else data)
+                    answers[level] = P.label_map_answers(pred.reshape(pred.shape[-2:]),
+                                                         gts[level], self.ignore_index)
             unknown = sorted(set(answers) - set(plan['hierarchy'].levels))
             if unknown:
                 raise KeyError(f'PromptMetric: pred_prompts has levels {unknown}; the dataset '
