@@ -1,7 +1,8 @@
 """Unsupervised part-whole evaluation of CAST's region hierarchy.
 
     python tools/eval_unsupervised.py CONFIG CKPT --dataset spin --data-root ROOT
-        [--split val] [--size 96] [--num-superpixels N] [--levels object part]
+        [--split val] [--size 96] [--center-crop 224] [--num-superpixels N]
+        [--levels object part]
         [--tolerance 0.0075] [--max-images N] [--out results.json]
         [--labeller clip --clip-weights FILE [--clip-model ViT-B-16-quickgelu | tiny.json]
          [--masking reference|ovseg] [--templates reference|vild|TEMPLATE ...]
@@ -75,6 +76,9 @@ def parse_args(argv=None):
                         help='ground-truth levels to score (default: all)')
     parser.add_argument('--size', type=int,
                         help='resize the shorter image side to SIZE')
+    parser.add_argument('--center-crop', type=int, metavar='SIZE',
+                        help='then cut the central SIZE x SIZE square (image and ground truth), '
+                        "as the reference's Resize(224) + CenterCrop(224)")
     parser.add_argument('--num-superpixels', type=int,
                         help='superpixels per image (overrides the config)')
     parser.add_argument('--area-per-superpixel', type=int,
@@ -164,6 +168,8 @@ def build_runner(args, model, levels, work_dir):
     pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadHierarchicalAnnotations')]
     if args.size:
         pipeline.append(dict(type='Resize', scale=(args.size, 1 << 20), keep_ratio=True))
+    if args.center_crop:
+        pipeline.append(dict(type='CenterCropLevels', crop_size=args.center_crop))
     pipeline += [superpixels, dict(type='PackHierSegInputs')]
     dataset = dict(type=DATASET_TYPES[args.dataset], data_root=args.data_root,
                    split=args.split, pipeline=pipeline, test_mode=True,

@@ -225,6 +225,27 @@ def test_metric_per_image_mean_is_torchmetrics_per_image_mean():
         pytest.approx(float(per_image[0]))
 
 
+@pytest.mark.parametrize('shape', [(7, 10), (10, 7), (6, 6), (9, 4)])
+def test_center_crop_levels_is_torchvisions_center_crop(shape):
+    """CenterCropLevels cuts what torchvision's CenterCrop (the reference's) cuts, from the
+    image and every seg_fields map alike."""
+    from torchvision.transforms.functional import center_crop
+
+    from cast.datasets.transforms import CenterCropLevels
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, shape + (3, ), dtype=np.uint8)
+    part = rng.integers(0, 5, shape, dtype=np.uint8)
+    out = CenterCropLevels(5)(dict(img=img.copy(), gt_seg_part=part.copy(),
+                                   seg_fields=['gt_seg_part']))
+    size = [min(5, shape[0]), min(5, shape[1])]
+    want = center_crop(torch.from_numpy(img).permute(2, 0, 1), size).permute(1, 2, 0).numpy()
+    assert np.array_equal(out['img'], want) and out['img_shape'] == tuple(size)
+    assert np.array_equal(out['gt_seg_part'],
+                          center_crop(torch.from_numpy(part)[None], size)[0].numpy())
+    with pytest.raises(ValueError, match='crop_size'):
+        CenterCropLevels((5, 0))
+
+
 def test_read_vocabulary(tmp_path):
     path = tmp_path / 'objects.txt'
     path.write_text('Quadruped\n\nCar Side Mirror\n')
@@ -246,6 +267,7 @@ def test_tool_clip_labeller_end_to_end(tiny_weights, tiny_config_dir, tmp_path, 
     config = osp.join(tiny_config_dir, 'tiny_cast_deit.py')
     out = str(tmp_path / 'clip.json')
     args = [config, 'random', '--dataset', 'partimagenet', '--data-root', root, '--size', '64',
+            '--center-crop', '64',
             '--labeller', 'clip', '--clip-weights', tiny_weights['torchscript'],
             '--clip-model', tiny_weights['config'], '--templates', 'reference', 'vild',
             '--vocabulary', f'object={tmp_path / "objects.txt"}', '--out', out]
