@@ -57,8 +57,8 @@ ABSENT_PARENT = ('zero', 'skip')
 DUPLICATES = ('union', 'max_score')
 #: Columns of a per-prompt row from :func:`prompt_image_stats`.
 PROMPT_COLUMNS = ('label', 'intersection', 'union', 'gt_area', 'answered')
-#: Columns of a per-triple row: child class, |child AND parent|, |child|, |parent|, child's
-#: ground-truth area.
+#: Columns of a per-triple row: child class, ``|child AND parent|``, ``|child|``,
+#: ``|parent|``, the child's ground-truth area.
 TRIPLE_COLUMNS = ('label', 'intersection', 'child_area', 'parent_area', 'gt_area')
 
 
