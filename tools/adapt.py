@@ -24,6 +24,7 @@ from cast.apis.adaptation import adapt_images, init_recognition_model, list_inpu
 from cast.engine import finish_distributed, parse_launch_args
 from cast.recognition import TestTimeAdapter
 from cast.recognition.adaptation import OBJECTIVES, PARAM_SETS
+from cast.utils.io import atomic_write
 
 
 def parse_args(argv=None):
@@ -107,7 +108,7 @@ def main(argv=None):
                        views=args.views, lr=args.lr, weight_decay=args.weight_decay,
                        online=args.online, seed=args.seed, images=results)
             path = osp.join(args.out_dir, 'results.json')
-            with open(path, 'w') as f:
+            with atomic_write(path) as f:  # never a half-written results.json
                 json.dump(run, f, indent=1)
             print(f'\nresults of {len(results)} images: {path}')
     finally:

@@ -35,6 +35,7 @@ from cast.engine.run_safety import (
     WorkDirLock,
     check_work_dir,
     checkpoint_dir,
+    fail_on_log_errors,
     is_launch_rank_zero,
     report_error,
 )
@@ -168,6 +169,7 @@ def run(args):
     stop = SignalExit(cfg.work_dir).install()
     runner = Runner.from_cfg(cfg)
     stop.guard_checkpoints(runner)
+    fail_on_log_errors(runner.logger)
     try:
         runner.train()
     finally:

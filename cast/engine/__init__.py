@@ -17,6 +17,7 @@ from .launch import (
                          select_sync_bn,
 )
 from .resume import ResumeCheckHook, ResumeError, choose_resume_checkpoint
+from .vis_backend import WholeFileLocalVisBackend
 
 # Importing `cast` makes MMEngine's checkpoint loading work under torch's weights_only=True.
 install_safe_checkpoint_loader()
@@ -25,6 +26,6 @@ __all__ = [
     'DatasetMetaHook', 'MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'finish_distributed',
     'install_safe_checkpoint_loader', 'load_cast_checkpoint', 'load_checkpoint_safely',
     'load_config', 'parse_launch_args', 'prepare_distributed', 'register_safe_globals',
-    'ResumeCheckHook', 'ResumeError', 'choose_resume_checkpoint',
+    'ResumeCheckHook', 'ResumeError', 'choose_resume_checkpoint', 'WholeFileLocalVisBackend',
     'select_dist_backend', 'select_eval_metrics', 'select_sync_bn'
 ]

@@ -274,6 +274,25 @@ def is_launch_rank_zero() -> bool:
     return int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0'))) == 0
 
 
+def fail_on_log_errors(logger: logging.Logger) -> None:
+    """Make a failed write of ``logger``'s log files (a full disk) raise, as a failed write of
+    MMEngine's ``scalars.json`` does, instead of printing logging's ``--- Logging error ---``
+    traceback for every record and going on without a log."""
+
+    def raiser(handler):
+        def handle_error(record):
+            err = sys.exc_info()[1]  # logging calls this inside its ``except`` block
+            if is_disk_full(err):
+                raise DiskFullError(osp.dirname(handler.baseFilename),
+                                    what=f'the log {osp.basename(handler.baseFilename)}') from err
+            raise err
+        return handle_error
+
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handleError = raiser(handler)
+
+
 def one_line(err: BaseException) -> str:
     """An exception as one line: the last line of a traceback quoted in the message (a data
     loader worker's), else the message with its whitespace collapsed; the type's name first
@@ -282,6 +301,11 @@ def one_line(err: BaseException) -> str:
     if 'Traceback (most recent call last)' in text:
         text = [line for line in text.splitlines() if line.strip()][-1]
         return ' '.join(text.split())
+    if is_disk_full(err) and not isinstance(err, (CheckpointSaveError, DiskFullError)):
+        if not err.filename:
+            return 'no space left on device'
+        return (f'no space left on device writing {err.filename} '
+                f'({format_bytes(free_bytes(osp.dirname(err.filename)))} free)')
     text = ' '.join(text.split()) or repr(err)
     ours = (CheckpointSaveError, DiskFullError, WorkDirInUseError, FileExistsError,
             FileNotFoundError)

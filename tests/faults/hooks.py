@@ -21,7 +21,7 @@ from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
 ACTIONS = ('none', 'kill', 'kill_in_write', 'enospc_in_write', 'corrupt', 'pause',
-           'kill_worker')
+           'kill_worker', 'fill')
 
 
 def _fail_next_checkpoint_write(action):
@@ -53,9 +53,11 @@ class FaultHook(Hook):
             'after_val_iter' (the first validation iteration after training iteration
             ``iter``). Default: 'before_train_iter'.
         iter (int): The training iteration. Default: 3.
-        paths (str): Glob of the files ``corrupt`` overwrites. Default: ''.
+        paths (str): Glob of the files ``corrupt`` overwrites; for ``fill``, the file written
+            until the disk is full (as another program fills it). Default: ''.
         mark (str): File written (holding the pid) when the fault fires. Default: ''.
-        seconds (float): How long ``pause`` sleeps. Default: 60.
+        seconds (float): How long ``pause`` sleeps; 0 with ``fill``: log a record of 8 KiB
+            once the disk is full. Default: 60.
         rank (int): The rank that injects. Default: 0.
     """
 
@@ -87,6 +89,16 @@ class FaultHook(Hook):
             for path in files:
                 with open(path, 'wb') as f:
                     f.write(b'\0 not an image')
+        elif self.action == 'fill':
+            with open(self.paths, 'wb') as f:
+                try:
+                    while True:
+                        f.write(b'\0' * (1 << 16))
+                        f.flush()
+                except OSError as err:
+                    assert err.errno == errno.ENOSPC, err
+            if self.seconds == 0:  # then a log record longer than a page, as a hook may write
+                runner.logger.info('a long record: ' + '.' * 8192)
         elif self.action == 'pause':
             time.sleep(self.seconds)
         elif self.action == 'kill_worker':
