@@ -44,7 +44,6 @@ The ground truth comes from the dataset classes (``SPINDataset``, ``PartImageNet
 truth in the prediction format (a self-check: scored as a prediction it gives 100).
 """
 import argparse
-import json
 import math
 import os.path as osp
 
@@ -67,11 +66,14 @@ DATASET_TYPES = dict(spin='SPINDataset', partimagenet='PartImageNetDataset')
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Score per-level label-map PNGs against SPIN / PartImageNet ground truth',
+        description='Score per-level label-map PNGs, or the masks a prompt-based model answered '
+        '(COCO results files), against SPIN / PartImageNet ground truth',
         epilog='Prediction format: PRED_DIR/{level}/{file_name}.png, uint8 class indices of the '
-        "level's class list (0 background, 255 no prediction), the image's size.")
+        "level's class list (0 background, 255 no prediction), the image's size. Prompt answers "
+        '(--pred-format coco-results): docs/spin_prompts.md.')
     parser.add_argument('pred_dir', nargs='?', metavar='PRED_DIR',
-                        help='folder with one sub-folder of PNGs per level')
+                        help='folder with one sub-folder of PNGs per level (coco-results: a '
+                        'folder of results_{wholes,parts,subparts}.json, or one results file)')
     parser.add_argument('--dataset', required=True, choices=sorted(DATASET_TYPES))
     parser.add_argument('--data-root', required=True, help='root folder of the dataset')
     parser.add_argument('--split', default='val', help='split to score (default: val)')
@@ -104,6 +106,8 @@ def parse_args(argv=None):
                         metavar='KEY=VALUE',
                         help='more dataset arguments, e.g. object_level=class ann_dir=anns')
     parser.add_argument('--out', help='write the metrics to this JSON file')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing --out file (refused otherwise)')
     parser.add_argument('--classwise', action='store_true', help='also print per-class IoU')
     parser.add_argument('--write-gt-as-pred', metavar='DIR',
                         help='write the ground truth in the prediction format into DIR first')
@@ -328,12 +332,12 @@ def to_json(metrics):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.out and osp.exists(args.out) and not args.overwrite:
+        raise FileExistsError(f'--out {args.out} exists; not overwriting it (pass --overwrite)')
     logger = MMLogger.get_instance('eval_hierarchy', log_level='INFO')
     metrics = evaluate(args, logger)
     if metrics and args.out:
-        mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
-        with open(args.out, 'w') as f:
-            json.dump(to_json(metrics), f, indent=2)
+        P.write_json_atomic(to_json(metrics), args.out, overwrite=True, indent=2)
         logger.info(f'metrics written to {args.out}')
     return metrics
 

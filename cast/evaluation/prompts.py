@@ -377,7 +377,8 @@ def encode_mask(mask: np.ndarray) -> dict:
     return dict(size=[int(v) for v in rle['size']], counts=rle['counts'].decode('ascii'))
 
 
-def write_json_atomic(obj, path: str, overwrite: bool = False) -> None:
+def write_json_atomic(obj, path: str, overwrite: bool = False,
+                      indent: Optional[int] = None) -> None:
     """Write JSON through a temporary file and ``os.replace``; an existing ``path`` is refused
     unless ``overwrite``."""
     if osp.exists(path) and not overwrite:
@@ -387,7 +388,7 @@ def write_json_atomic(obj, path: str, overwrite: bool = False) -> None:
     os.makedirs(folder, exist_ok=True)
     tmp = f'{path}.tmp{os.getpid()}'
     with open(tmp, 'w') as f:
-        json.dump(obj, f)
+        json.dump(obj, f, indent=indent)
     os.replace(tmp, path)
 
 

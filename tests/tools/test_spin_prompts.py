@@ -73,10 +73,16 @@ def test_prompt_records(spin, tools):
 
 def test_ground_truth_answers_score_100(spin, tools, tmp_path):
     eval_tool = tools[1]
+    out = str(tmp_path / 'm.json')
     metrics = eval_tool.main([spin['gt_results'], '--pred-format', 'coco-results',
-                              *spin_args(spin['data_root'], '--out', str(tmp_path / 'm.json'))])
+                              *spin_args(spin['data_root'], '--out', out)])
     for key in SCORES:
         assert metrics[key] == 100, key
+    with open(out) as f:
+        assert json.load(f) == eval_tool.to_json(metrics)
+    with pytest.raises(FileExistsError, match='--overwrite'):
+        eval_tool.main([spin['gt_results'], '--pred-format', 'coco-results',
+                        *spin_args(spin['data_root'], '--out', out)])
     assert metrics['missing.subpart'] == 0 and metrics['extra_answers'] == 0
     # one file with a level field, and one answer for a class the image does not hold
     entries = []
