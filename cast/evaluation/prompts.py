@@ -62,6 +62,13 @@ PROMPT_COLUMNS = ('label', 'intersection', 'union', 'gt_area', 'answered')
 TRIPLE_COLUMNS = ('label', 'intersection', 'child_area', 'parent_area', 'gt_area')
 
 
+def present_classes(label_map: np.ndarray, ignore_index: int = 255) -> List[int]:
+    """The classes of a (H, W) uint8 label map other than background and ``ignore_index``,
+    increasing."""
+    counts = np.bincount(np.asarray(label_map, np.uint8).ravel(), minlength=256)
+    return [k for k in np.flatnonzero(counts).tolist() if k not in (0, ignore_index)]
+
+
 def size_bin(area: int) -> str:
     """'small', 'medium' or 'large' for a ground-truth area in pixels (:data:`SIZE_BINS`)."""
     return next(name for name, top in SIZE_BINS if area <= top)
@@ -188,12 +195,10 @@ def image_prompts(image: dict, maps: Dict[str, np.ndarray], names: Dict[str, lis
     records = []
     stem = osp.splitext(osp.basename(image['img_path']))[0]
     for level, gt in maps.items():
-        for k in np.unique(gt).tolist():
-            if k == 0 or k == ignore_index:
-                continue
+        for k in present_classes(gt, ignore_index):
             mask = gt == k
             entry = names[level][k]
-            area = int(mask.sum())
+            area = int(np.count_nonzero(mask))
             records.append(dict(
                 image_id=image['img_id'], file_name=stem, img_path=image['img_path'],
                 height=int(image['height']), width=int(image['width']), level=level, label=k,
@@ -368,7 +373,7 @@ def label_map_answers(pred: np.ndarray, gt: np.ndarray, ignore_index: int = 255)
     """A label map's answers to an image's prompts: per class k of the ground truth ``gt``
     (H, W), the mask ``pred == k`` (H, W) with score 1. What a closed-set model answers."""
     return [dict(label=k, mask=np.asarray(pred) == k, score=1.0)
-            for k in np.unique(gt).tolist() if k not in (0, ignore_index)]
+            for k in present_classes(gt, ignore_index)]
 
 
 def encode_mask(mask: np.ndarray) -> dict:
@@ -414,13 +419,13 @@ def merge_answers(answers: Sequence[dict], duplicates: str = 'union'
     for answer in answers:
         k, mask, score = int(answer['label']), np.asarray(answer['mask'], bool), answer['score']
         if k not in masks:
-            masks[k], scores[k] = mask.copy(), score
+            masks[k], scores[k] = mask, score
             continue
         extra += 1
         if duplicates == 'union':
-            masks[k] |= mask
+            masks[k] = masks[k] | mask  # a new array: the answers stay as given
         elif score > scores[k]:
-            masks[k] = mask.copy()
+            masks[k] = mask
         scores[k] = max(scores[k], score)
     return masks, scores, extra
 
@@ -449,18 +454,18 @@ def prompt_terms(gt: np.ndarray, masks: Dict[int, np.ndarray],
         np.ndarray: (P, 5) int64, :data:`PROMPT_COLUMNS`.
     """
     valid = gt != ignore_index
+    count = np.count_nonzero
     rows = []
-    for k in np.unique(gt).tolist():
-        if k == 0 or k == ignore_index:
-            continue
+    for k in present_classes(gt, ignore_index):
         target = gt == k
+        area = count(target)
         answer = masks.get(k)
         if answer is None:
-            rows.append((k, 0, int(target.sum()), int(target.sum()), 0))
+            rows.append((k, 0, area, area, 0))
             continue
         answer = answer & valid
-        rows.append((k, int((answer & target).sum()), int((answer | target).sum()),
-                     int(target.sum()), 1))
+        inter = count(answer & target)
+        rows.append((k, inter, count(answer) + area - inter, area, 1))
     return np.asarray(rows, np.int64).reshape(-1, len(PROMPT_COLUMNS))
 
 
@@ -481,16 +486,19 @@ def triple_terms(child_terms: np.ndarray, child_masks: Dict[int, np.ndarray],
     Returns:
         np.ndarray: (T, 5) int64, :data:`TRIPLE_COLUMNS`.
     """
-    empty = np.zeros(shape, bool)
+    count = np.count_nonzero
     rows = []
     for k, gt_area in zip(child_terms[:, 0].tolist(), child_terms[:, 3].tolist()):
-        child = child_masks.get(k, empty)
-        parent = empty.copy()
-        for p in np.nonzero(relation[k])[0].tolist():
-            if p in parent_masks:
-                parent |= parent_masks[p]
-        rows.append((k, int((child & parent).sum()), int(child.sum()), int(parent.sum()),
-                     gt_area))
+        child = child_masks.get(k)
+        found = [parent_masks[p] for p in np.flatnonzero(relation[k]).tolist()
+                 if p in parent_masks]
+        parent = found[0] if len(found) == 1 else np.logical_or.reduce(found) if found \
+            else None
+        if child is None or parent is None:
+            rows.append((k, 0, 0 if child is None else count(child),
+                         0 if parent is None else count(parent), gt_area))
+            continue
+        rows.append((k, count(child & parent), count(child), count(parent), gt_area))
     return np.asarray(rows, np.int64).reshape(-1, len(TRIPLE_COLUMNS))
 
 
@@ -517,7 +525,7 @@ def prompt_image_stats(gts: Dict[str, np.ndarray], answers: Dict[str, Sequence[d
     """
     merged, scores, out = {}, {}, dict(prompts={}, triples={}, extra=[], duplicates=0)
     for level, gt in gts.items():
-        present = set(np.unique(gt).tolist()) - {0, ignore_index}
+        present = set(present_classes(gt, ignore_index))
         kept = [a for a in answers.get(level, ()) if int(a['label']) in present]
         out['extra'] += [(level, int(a['label'])) for a in answers.get(level, ())
                          if int(a['label']) not in present]
