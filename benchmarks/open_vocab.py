@@ -39,8 +39,11 @@ from cast.apis import HierarchyPredictor
 from cast.datasets import PartImageNetDataset
 from cast.datasets.synthetic import generate_synthetic_partimagenet
 from cast.evaluation import UnsupervisedRegionMetric
-from cast.evaluation.open_vocab import (REFERENCE_TEMPLATES, CLIPRegionLabeller, build_clip,
-                                        masked_views)
+from cast.evaluation.open_vocab import (
+    REFERENCE_TEMPLATES,
+    CLIPRegionLabeller,
+    masked_views,
+)
 from cast.utils import atomic_write
 
 from .common import machine
