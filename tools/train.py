@@ -28,7 +28,12 @@ from cast.engine import (
     prepare_distributed,
     select_dist_backend,
 )
-from cast.engine.resume import ResumeError, choose_resume_checkpoint, remove_partial_checkpoints
+from cast.engine.resume import (
+    ResumeError,
+    choose_resume_checkpoint,
+    remove_partial_checkpoints,
+    set_aside_unreadable,
+)
 from cast.engine.run_safety import (
     SignalExit,
     WorkDirInUseError,
@@ -138,6 +143,8 @@ def choose_checkpoint(cfg, named):
     if is_launch_rank_zero():  # the lock is held: a .partial file is a save a kill cut short
         for partial in remove_partial_checkpoints(folder):
             note = (note + ' ' if note else '') + f'Removed {partial} (a save cut short).'
+        for moved in set_aside_unreadable(folder, path):
+            note = (note + ' ' if note else '') + f'Kept the unreadable file as {moved}.'
     cfg.load_from = path
     cfg.setdefault('custom_hooks', []).append(
         dict(type='mmseg.ResumeCheckHook', checkpoint=path, note=note))

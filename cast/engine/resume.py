@@ -125,6 +125,24 @@ def _first_whole(paths: List[str]):
     return None, problems
 
 
+def set_aside_unreadable(ckpt_dir: str, chosen: Optional[str]) -> List[str]:
+    """Rename the unreadable checkpoints newer than ``chosen`` in ``ckpt_dir`` to
+    ``{name}.unreadable``: the resumed run writes whole files under their names, and the damaged
+    ones stay for the user to inspect or repair. Call only while holding the work dir's lock.
+    Returns the new paths."""
+    moved = []
+    step = checkpoint_step(chosen) if chosen else -1
+    for path in step_checkpoints(ckpt_dir):
+        if checkpoint_step(path) <= step:
+            break
+        try:
+            inspect_checkpoint(path)
+        except UnreadableCheckpointError:
+            os.replace(path, path + '.unreadable')
+            moved.append(path + '.unreadable')
+    return moved
+
+
 def remove_partial_checkpoints(ckpt_dir: str) -> List[str]:
     """Remove ``*.pth.partial`` files (saves a kill cut short) from ``ckpt_dir``; call only while
     holding the work dir's lock. Returns the removed paths."""
