@@ -246,6 +246,40 @@ def test_center_crop_levels_is_torchvisions_center_crop(shape):
         CenterCropLevels((5, 0))
 
 
+def test_metric_with_labeller_equals_labelling_by_hand(tiny_weights):
+    """UnsupervisedRegionMetric(labeller=...): objects named on the coarse regions (RGB from
+    the BGR inputs), parts on the fine ones among their object's parts, scored per image."""
+    labeller = CLIPRegionLabeller(tiny_weights['state_dict'], model=TINY_CLIP)
+    meta = dict(levels=('object', 'part'),
+                level_classes=dict(object=('background', 'cat', 'car'),
+                                   part=('background', 'cat head', 'cat tail', 'car tire')),
+                level_parents=dict(part=[0, 1, 1, 2]))
+    metric = UnsupervisedRegionMetric(labeller=labeller, region_names=('fine', 'coarse'))
+    metric.dataset_meta = meta
+    gen = torch.Generator().manual_seed(3)
+    bgr = torch.randint(0, 256, (2, 3, 20, 24), generator=gen, dtype=torch.uint8)
+    samples, expected = [], {'object': [], 'part': []}
+    for b in range(2):
+        fine = torch.randint(0, 6, (20, 24), generator=gen)
+        coarse = fine // 3
+        gts = dict(object=torch.randint(0, 3, (20, 24), generator=gen),
+                   part=torch.randint(0, 4, (20, 24), generator=gen))
+        samples.append(dict(pred_regions=dict(data=torch.stack([fine, coarse])),
+                            **{f'gt_seg_{lv}': dict(data=gt[None]) for lv, gt in gts.items()}))
+        rgb = bgr[b].flip(0)
+        objects = labeller.label_regions(rgb, coarse, ['cat', 'car'], 'Background')
+        parts = labeller.label_parts(rgb, fine, ['cat head', 'cat tail', 'car tire'],
+                                     [[], [1, 2], [3]], objects)
+        expected['object'].append(image_jaccard(objects, gts['object'], 3))
+        expected['part'].append(image_jaccard(parts, gts['part'], 4))
+    metric.process(dict(inputs=bgr), samples)
+    metrics = metric.compute_metrics(metric.results)
+    assert metrics['coarse/object/mIoU_img'] == pytest.approx(100 * np.mean(expected['object']))
+    assert metrics['fine/part/mIoU_img'] == pytest.approx(100 * np.mean(expected['part']))
+    assert 'coarse/part/mIoU' not in metrics and 'fine/object/mIoU' not in metrics
+    assert 'coarse/object/IoU.car' in metrics
+
+
 def test_read_vocabulary(tmp_path):
     path = tmp_path / 'objects.txt'
     path.write_text('Quadruped\n\nCar Side Mirror\n')

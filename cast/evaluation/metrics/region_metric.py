@@ -60,8 +60,9 @@ class UnsupervisedRegionMetric(BaseMetric):
             for the labeller. Default: None (coarsest first, see above).
         vocabulary (Mapping[str, Sequence[str]], optional): level -> the names put in the
             prompts for classes 1..N; default: the dataset's class names. Default: None.
-        background_name (str): prompt name of background for the first labelled level (the
-            reference's 'Background'). Default: 'Background'.
+        background_name (str): prompt name of background wherever a level is named without a
+            parent (the reference's 'Background'); a conditioned level's background comes from
+            its parent. Default: 'Background'.
         conditional (bool): name a child level's regions among their parent class's children.
             Default: True.
         channel_order (str): 'bgr' (MMCV's loading, the default) or 'rgb' inputs.
@@ -181,11 +182,10 @@ class UnsupervisedRegionMetric(BaseMetric):
 
     def _labelled(self, image, regions, names, gts, classes, tol) -> dict:
         record, labelled = {}, {}
-        for n, (level, index, vocab, groups) in enumerate(self._cached_plan):
+        for level, index, vocab, groups in self._cached_plan:
             region = regions[index]
-            if groups is None:
-                pred = self.labeller.label_regions(
-                    image, region, vocab, self.background_name if n == 0 else None)
+            if groups is None:  # the first level, or any level named without its parent
+                pred = self.labeller.label_regions(image, region, vocab, self.background_name)
             else:
                 parent = labelled[list(labelled)[-1]]
                 pred = self.labeller.label_parts(image, region, vocab, groups, parent)
