@@ -90,10 +90,6 @@ def inner_point(mask: np.ndarray) -> List[int]:
     return [int(x), int(y)]
 
 
-def _word(text) -> str:
-    return norm(text)
-
-
 def class_names(meta: dict) -> Dict[str, List[Optional[dict]]]:
     """Names, prompt and kind of every class of every level of a SPIN ``dataset_meta``.
 
@@ -114,8 +110,8 @@ def class_names(meta: dict) -> Dict[str, List[Optional[dict]]]:
         superclass = name
         if object_level == 'class' and k - 1 < len(whole_supers) and whole_supers[k - 1]:
             superclass = whole_supers[k - 1]
-        objects.append(dict(name=str(name), general=_word(superclass), specific=_word(name),
-                            object=_word(superclass), part=None, kind=None))
+        objects.append(dict(name=str(name), general=norm(superclass), specific=norm(name),
+                            object=norm(superclass), part=None, kind=None))
     out[levels[0]] = objects
     if len(levels) > 1:
         out[levels[1]] = _part_names(classes[levels[1]], hierarchy, levels, objects,
@@ -139,9 +135,9 @@ def _part_names(names, hierarchy, levels, objects, superclasses) -> List[Optiona
     for k, name in enumerate(names[1:], 1):
         parents = [p for p in hierarchy.parents[levels[1]][k] if p]
         superclass = superclass_of_part(name, None, superclasses) if superclasses else None
-        superclass = _word(superclass) if superclass else (
+        superclass = norm(superclass) if superclass else (
             objects[parents[0]]['object'] if parents else '')
-        word = _word(name)
+        word = norm(name)
         if superclass and word.startswith(superclass + ' '):
             word = word[len(superclass) + 1:]
         out.append(dict(name=str(name), general=word, specific=f'{superclass} {word}'.strip(),
@@ -155,7 +151,7 @@ def _subpart_names(names, hierarchy, levels, parts) -> List[Optional[dict]]:
         parents = [p for p in hierarchy.parents[levels[2]][k] if p]
         part = parts[parents[0]] if parents else None
         fields = split_subpart_name(name)
-        word = _word(fields[2]) if fields else _word(name)
+        word = norm(fields[2]) if fields else norm(name)
         if fields is None and part is not None and word.startswith(part['specific'] + ' '):
             word = word[len(part['specific']) + 1:]
         obj = part['object'] if part else ''
