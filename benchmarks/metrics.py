@@ -14,73 +14,12 @@ Goal: every level with SpCS and SeCS in under 1.5x the time of IoUMetric on one 
 import argparse
 import logging
 
-import numpy as np
 import torch
 from mmengine.logging import MMLogger
 
-from benchmarks.common import SPIN_LEVELS, SPIN_NUM_CLASSES, spin_meta, timed
+from benchmarks.common import SPIN_LEVELS, make_samples, time_metric
 from cast.evaluation import HierarchicalMetric
 from mmseg.evaluation import IoUMetric
-
-SIZES = ((375, 500), (500, 375), (333, 500), (375, 500))
-
-
-def blocks(rng, shape, block, high):
-    """Random labels in [0, high) constant on block x block squares, cropped to ``shape``."""
-    grid = rng.integers(0, high, (shape[0] // block + 1, shape[1] // block + 1))
-    return grid.repeat(block, 0).repeat(block, 1)[:shape[0], :shape[1]]
-
-
-def make_maps(rng, shape, meta):
-    """One image's ground truth and prediction per level, uint8 (H, W)."""
-    part_parent = np.asarray(meta['hierarchy']['part'])
-    subpart_parent = np.asarray(meta['hierarchy']['subpart'])
-    obj_present = blocks(rng, shape, 96, 3) > 0  # about 2/3 of the image is objects
-    part = np.where(obj_present, blocks(rng, shape, 48, 40) + 1, 0)
-    sub = subpart_parent.size - 1
-    subpart = np.where((part > 0) & (blocks(rng, shape, 12, 3) == 0),  # small subparts
-                       (blocks(rng, shape, 12, sub // 40) * 40 + part - 1) % sub + 1, 0)
-    part = np.where(subpart > 0, subpart_parent[subpart], part)
-    gt = dict(object=part_parent[part], part=part, subpart=subpart)
-    ignore = blocks(rng, shape, 4, 50) == 0
-    pred = {}
-    for level in SPIN_LEVELS:
-        gt[level] = np.where(ignore, 255, gt[level]).astype(np.uint8)
-        shifted = np.roll(gt[level], (rng.integers(-6, 7), rng.integers(-6, 7)), (0, 1))
-        wrong = blocks(rng, shape, 16, 8) == 0
-        p = np.where(wrong, blocks(rng, shape, 16, SPIN_NUM_CLASSES[level]), shifted)
-        pred[level] = np.where(p == 255, 0, p).astype(np.uint8)
-    return gt, pred
-
-
-def make_samples(num_unique, seed=0):
-    rng = np.random.default_rng(seed)
-    meta = spin_meta()
-    samples = []
-    for i in range(num_unique):
-        gt, pred = make_maps(rng, SIZES[i % len(SIZES)], meta)
-        sample = dict(img_path=f'img{i}.JPEG')
-        for level in SPIN_LEVELS:
-            sample[f'gt_seg_{level}'] = dict(data=torch.from_numpy(gt[level][None]).long())
-            sample[f'pred_seg_{level}'] = dict(data=torch.from_numpy(pred[level][None]).long())
-        sample['gt_sem_seg'] = sample['gt_seg_object']
-        sample['pred_sem_seg'] = sample['pred_seg_object']
-        samples.append(sample)
-    return meta, samples
-
-
-def time_metric(metric, samples, num_images, batch_size):
-    """Seconds of ``process()`` over the images in batches then ``evaluate()``, and results."""
-    results = {}
-
-    def run():
-        for first in range(0, num_images, batch_size):
-            batch = [samples[i % len(samples)]
-                     for i in range(first, min(first + batch_size, num_images))]
-            metric.process({}, batch)
-        results.update(metric.evaluate(num_images))
-
-    return timed(run), results
 
 
 def parse_args():

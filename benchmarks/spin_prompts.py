@@ -1,10 +1,11 @@
 """The cost of SPIN's prompt protocol: PromptMetric beside HierarchicalMetric on the same images.
 
-The images and label maps of :mod:`benchmarks.metrics` (SPIN's picture size, about 500x375,
-and class counts; ground truth of nested blocks, so an image holds far more classes than a SPIN
-picture's dozen: an upper bound on the prompts per image). PromptMetric answers every prompt
-from the predicted label map (as ``tools/eval_hierarchy.py --from-label-maps``) and scores mIoU,
-SpCS and SeCS with the size and name breakdowns; HierarchicalMetric scores the same maps.
+The images and label maps of :mod:`benchmarks.metrics` (``benchmarks.common.make_samples``:
+SPIN's picture size, about 500x375, and class counts; ground truth of nested blocks, so an image
+holds far more classes than a SPIN picture's dozen: an upper bound on the prompts per image).
+PromptMetric answers every prompt from the predicted label map (as ``tools/eval_hierarchy.py
+--from-label-maps``) and scores mIoU, SpCS and SeCS with the size and name breakdowns;
+HierarchicalMetric scores the same maps.
 
     python -m benchmarks.spin_prompts                    # 64 images
     python -m benchmarks.spin_prompts --num-images 16    # quick
@@ -15,7 +16,7 @@ import logging
 import torch
 from mmengine.logging import MMLogger
 
-from benchmarks.metrics import make_samples, time_metric
+from benchmarks.common import make_samples, time_metric
 from cast.evaluation import HierarchicalMetric, PromptMetric
 
 
