@@ -41,7 +41,7 @@ from typing import List, Optional
 from mmengine.dist import is_main_process
 from mmengine.logging import MMLogger
 
-from cast.utils.io import DiskFullError, format_bytes, free_bytes, is_disk_full
+from cast.utils.io import DiskFullError, atomic_write, format_bytes, free_bytes, is_disk_full
 
 #: Files MMEngine's CheckpointHook writes (its default templates and ``save_best``).
 CHECKPOINT_FILE = re.compile(r'^(iter|epoch)_\d+\.pth$|^best_.*\.pth$')
@@ -153,8 +153,9 @@ class SignalExit:
 
     def guard_checkpoints(self, runner) -> None:
         """Make ``runner.save_checkpoint`` whole-or-nothing and signal-proof: a local file is
-        written as ``{name}.partial`` and renamed, inside :meth:`deferred`. A save that fails
-        (a full disk) removes its partial file and raises :class:`CheckpointSaveError`."""
+        written as ``{name}.partial``, fsynced and renamed, and ``last_checkpoint`` updated
+        (atomically), all inside :meth:`deferred`. A save that fails (a full disk) removes its
+        partial file and raises :class:`CheckpointSaveError`."""
         save = runner.save_checkpoint
 
         def save_whole(out_dir, filename, *args, **kwargs):
@@ -168,6 +169,11 @@ class SignalExit:
                     save(out_dir, osp.basename(partial), *args, **kwargs)
                     _fsync(partial)  # on disk before its name says it is whole (a crash)
                     os.replace(partial, osp.join(out_dir, filename))
+                    if re.match(r'^(iter|epoch)_\d+\.pth$', filename):
+                        # what CheckpointHook writes next, but atomically and before a
+                        # deferred signal ends the process
+                        with atomic_write(osp.join(runner.work_dir, 'last_checkpoint')) as f:
+                            f.write(osp.join(out_dir, filename))
                 except Exception as err:
                     written = osp.getsize(partial) if osp.exists(partial) else 0
                     with contextlib.suppress(OSError):
