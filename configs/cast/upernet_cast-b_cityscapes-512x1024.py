@@ -1,0 +1,9 @@
+# UperNet + CAST-B on Cityscapes (19 classes), 512x1024 crops.
+_base_ = ['./upernet_cast-s_cityscapes-512x1024.py']
+checkpoint = 'pretrain/cast-b_deit.pth'
+model = dict(
+    backbone=dict(
+        arch='base',
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
+    decode_head=dict(in_channels=[768, 768, 768, 768]),
+    auxiliary_head=dict(in_channels=768))
