@@ -1,6 +1,7 @@
 """CLIP files for the open-vocabulary labeller's tests: a tiny open_clip config, OpenAI's
 ViT-B/16 state-dict layout written out from OpenAI's architecture (not from open_clip), and a
 TorchScript archive holding a state dict (the form of OpenAI's release)."""
+import math
 from typing import Dict, Tuple
 
 import torch
@@ -44,12 +45,16 @@ def openai_vit_b16_shapes() -> Dict[str, Tuple[int, ...]]:
 
 
 def openai_vit_b16_state_dict(seed: int = 0) -> Dict[str, torch.Tensor]:
-    """Random float16 values in OpenAI's ViT-B/16 layout (the release is float16)."""
+    """Random float16 values in OpenAI's ViT-B/16 layout (the release is float16). Every
+    tensor is a view of one random pool the size of the largest, so files stay small (storage
+    is saved once) while keys and shapes are the release's."""
+    shapes = openai_vit_b16_shapes()
     gen = torch.Generator().manual_seed(seed)
+    pool = torch.empty(max(math.prod(s) for s in shapes.values()), dtype=torch.float16)
+    pool.uniform_(-0.02, 0.02, generator=gen)
     ints = dict(input_resolution=224, context_length=77, vocab_size=49408)
-    return {k: torch.tensor(ints[k]) if k in ints else
-            torch.empty(s, dtype=torch.float16).uniform_(-0.02, 0.02, generator=gen)
-            for k, s in openai_vit_b16_shapes().items()}
+    return {k: torch.tensor(ints[k]) if k in ints else pool[:math.prod(s)].view(s)
+            for k, s in shapes.items()}
 
 
 def save_torchscript(state: Dict[str, torch.Tensor], path: str) -> None:
