@@ -142,7 +142,7 @@ def square(array: np.ndarray, interpolation: int) -> np.ndarray:
                       interpolation=interpolation)
 
 
-def test_scenes(stream: int, num: int) -> List[dict]:
+def study_scenes(stream: int, num: int) -> List[dict]:
     """``num`` new scenes: ``img`` (SIZE, SIZE, 3) uint8 BGR, ``label`` (superclass index),
     ``object`` and ``part`` (SIZE, SIZE) int64 class maps (0 = background)."""
     generator = SceneGenerator(96, 128)
@@ -240,7 +240,7 @@ def save_json(obj, path: str) -> None:
 def run_main(args, root: str) -> None:
     results_dir = osp.join(args.work_dir, 'results')
     os.makedirs(results_dir, exist_ok=True)
-    samples = test_scenes(TEST_STREAM, args.images)
+    samples = study_scenes(TEST_STREAM, args.images)
     cells = [(None, 0)] + [(k, s) for k in args.corruptions for s in args.severities]
     for seed in args.seeds:
         for name in args.models:
@@ -276,7 +276,7 @@ def run_main(args, root: str) -> None:
 
 def run_tune(args, root: str) -> None:
     os.makedirs(osp.join(args.work_dir, 'results'), exist_ok=True)
-    samples = test_scenes(TUNE_STREAM, args.tune_images)
+    samples = study_scenes(TUNE_STREAM, args.tune_images)
     for name in args.models:
         path = osp.join(args.work_dir, 'results', f'tune_{name}.json')
         done = json.load(open(path)) if osp.exists(path) else {}
