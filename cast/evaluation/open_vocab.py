@@ -379,6 +379,23 @@ class CLIPRegionLabeller(nn.Module):
         best[best == len(classes) + 1] = 0  # the background name
         return self._paint(regions, ids, best)
 
+    def name_regions(self, image: Tensor, regions: Tensor, classes: Sequence[str],
+                     background: Optional[str] = 'Background') -> Dict[int, str]:
+        """The closest class name of every region of any image (for pictures and the API).
+
+        Args:
+            image (Tensor): (3, H, W) RGB in [0, 255].
+            regions (Tensor): (H, W) region ids.
+            classes (Sequence[str]): the vocabulary.
+            background (str, optional): an extra name regions may take. Default: 'Background'.
+
+        Returns:
+            dict: region id -> name.
+        """
+        names = list(classes) + ([background] if background is not None else [])
+        ids, scores = self.region_scores(image, regions, names)
+        return {int(i): names[int(k)] for i, k in zip(ids, scores.argmax(1))}
+
     def label_parts(self, image: Tensor, regions: Tensor, classes: Sequence[str],
                     groups: Sequence[Sequence[int]], parent_map: Tensor) -> Tensor:
         """Label map of a child level, each region named among the children of its parent

@@ -282,6 +282,36 @@ def test_metric_with_labeller_equals_labelling_by_hand(tiny_weights):
     assert 'coarse/object/IoU.car' in metrics
 
 
+def test_visualize_hierarchy_names_regions(tiny_weights, tiny_config_dir, tmp_path, capsys):
+    """tools/visualize_hierarchy.py --labeller clip: the coarsest level's regions named with
+    the vocabulary (or background) as name_regions gives them, and a picture with the tags."""
+    import cv2
+
+    from cast.apis import HierarchyPredictor
+    rng = np.random.default_rng(0)
+    image = str(tmp_path / 'scene.png')
+    cv2.imwrite(image, rng.integers(0, 256, (64, 80, 3), dtype=np.uint8))
+    (tmp_path / 'objects.txt').write_text('cat\ncar\nfish\n')
+    config = osp.join(tiny_config_dir, 'tiny_cast_deit.py')
+    tool = load_tool('visualize_hierarchy.py')
+    written = tool.main([image, config, 'random', '--out', str(tmp_path / 'vis'),
+                         '--labeller', 'clip', '--clip-weights', tiny_weights['state_dict'],
+                         '--clip-model', tiny_weights['config'],
+                         '--vocabulary', str(tmp_path / 'objects.txt')])
+    assert str(tmp_path / 'vis' / 'scene_named.png') in written
+    assert cv2.imread(str(tmp_path / 'vis' / 'scene_named.png')).shape == (64, 80, 3)
+    printed = capsys.readouterr().out.split('regions named: ')[1].splitlines()[0]
+    levels = HierarchyPredictor(config, 'random')(cv2.imread(image))
+    labeller = CLIPRegionLabeller(tiny_weights['state_dict'], model=TINY_CLIP)
+    rgb = torch.from_numpy(cv2.imread(image)[..., ::-1].copy()).permute(2, 0, 1)
+    names = labeller.name_regions(rgb, torch.from_numpy(levels[-1]), ['cat', 'car', 'fish'])
+    assert printed == ', '.join(f'{r}: {n}' for r, n in sorted(names.items()))
+    ids, scores = labeller.region_scores(rgb, torch.from_numpy(levels[-1]),
+                                         ['cat', 'car', 'fish', 'Background'])
+    assert [names[int(i)] for i in ids] == [['cat', 'car', 'fish', 'Background'][int(k)]
+                                            for k in scores.argmax(1)]
+
+
 def test_read_vocabulary(tmp_path):
     path = tmp_path / 'objects.txt'
     path.write_text('Quadruped\n\nCar Side Mirror\n')
