@@ -1,12 +1,12 @@
 """Tests of the decodings on hand-made and random logits: greedy restricts each level to the
-children of the class above; greedy and joint give only valid chains, so SpCS and SeCS are 100
+children of the class above; greedy, joint and hssn give only valid chains, so SpCS and SeCS are 100
 by construction; joint is never worse in total score than greedy."""
 import pytest
 import torch
 import torch.nn.functional as F
 
 from cast.evaluation import HierarchicalMetric
-from cast.segmentors import greedy_argmax, joint_argmax
+from cast.segmentors import greedy_argmax, hssn_argmax, joint_argmax
 from cast.segmentors.consistent_decoding import decode_levels
 from cast.structures import ClassHierarchy
 from tests.helpers.hierarchies import LEVELS, NUM_CLASSES, TREE
@@ -47,7 +47,7 @@ def test_joint_lets_a_confident_part_overrule_an_unsure_object():
 
 
 @pytest.mark.parametrize('parents', [TREE, MULTI], ids=['tree', 'dag'])
-@pytest.mark.parametrize('decoding', ['greedy', 'joint'])
+@pytest.mark.parametrize('decoding', ['greedy', 'joint', 'hssn'])
 def test_random_logits_give_valid_chains(parents, decoding):
     torch.manual_seed(0)
     h = hierarchy(parents)
@@ -71,7 +71,7 @@ def test_joint_total_score_is_never_below_greedy():
 
 
 @pytest.mark.parametrize('parents', [TREE, MULTI], ids=['tree', 'dag'])
-@pytest.mark.parametrize('decoding', ['greedy', 'joint'])
+@pytest.mark.parametrize('decoding', ['greedy', 'joint', 'hssn'])
 def test_consistency_scores_are_100_by_construction(parents, decoding):
     """SpCS (both pairs) and SeCS of consistently decoded random logits, against random ground
     truth, through HierarchicalMetric."""
@@ -111,12 +111,12 @@ def test_child_of_background_is_never_predicted():
     parent = torch.randn(3, 4, 4)
     child = torch.zeros(5, 4, 4)
     child[1] = 10.  # the orphan class wins every free argmax
-    for decode in (greedy_argmax, joint_argmax):
+    for decode in (greedy_argmax, joint_argmax, hssn_argmax):
         _, c = decode([parent, child], h)
         assert (c != 1).all()
 
 
-@pytest.mark.parametrize('decoding', ['greedy', 'joint'])
+@pytest.mark.parametrize('decoding', ['greedy', 'joint', 'hssn'])
 def test_chunks_of_any_size_and_no_pixels(decoding):
     g = torch.Generator().manual_seed(3)
     h = hierarchy()
