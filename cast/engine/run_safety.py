@@ -39,6 +39,8 @@ import traceback
 from typing import List, Optional
 
 from mmengine.dist import is_main_process
+from mmengine.fileio.backends import LocalBackend
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import MMLogger
 
 from cast.utils.io import DiskFullError, atomic_write, format_bytes, free_bytes, is_disk_full
@@ -157,6 +159,8 @@ class SignalExit:
         (atomically), all inside :meth:`deferred`. A save that fails (a full disk) removes its
         partial file and raises :class:`CheckpointSaveError`."""
         save = runner.save_checkpoint
+        pending: List[str] = []  # old checkpoints CheckpointHook removes, once a save succeeded
+        runner.register_hook(_RemoveAfterSave(pending))
 
         def save_whole(out_dir, filename, *args, **kwargs):
             with self.deferred():
@@ -174,6 +178,10 @@ class SignalExit:
                         # deferred signal ends the process
                         with atomic_write(osp.join(runner.work_dir, 'last_checkpoint')) as f:
                             f.write(osp.join(out_dir, filename))
+                    while pending:
+                        old = pending.pop(0)
+                        if osp.isfile(old):
+                            os.remove(old)
                 except Exception as err:
                     written = osp.getsize(partial) if osp.exists(partial) else 0
                     with contextlib.suppress(OSError):
@@ -191,6 +199,37 @@ def _fsync(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class _DeferRemoval:
+    """A CheckpointHook's file backend whose ``remove`` waits for the next successful save."""
+
+    def __init__(self, backend, pending: List[str]):
+        self._backend, self._pending = backend, pending
+
+    def remove(self, path) -> None:
+        self._pending.append(str(path))
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+
+class _RemoveAfterSave(Hook):
+    """MMEngine's CheckpointHook removes the oldest checkpoint beyond ``max_keep_ckpts`` before
+    it saves the next one: a failed save would leave one checkpoint fewer than kept. After the
+    hook's ``before_train`` (it sets its file backend there), its removals of local files wait
+    until :meth:`SignalExit.guard_checkpoints`'s next save has succeeded."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, pending: List[str]):
+        self.pending = pending
+
+    def before_train(self, runner) -> None:
+        for hook in runner.hooks:
+            backend = getattr(hook, 'file_backend', None)
+            if isinstance(hook, CheckpointHook) and isinstance(backend, LocalBackend):
+                hook.file_backend = _DeferRemoval(backend, self.pending)
 
 
 class CheckpointSaveError(OSError):

@@ -35,8 +35,8 @@ def data_copy(tmp_path, synthetic_spin_root):
 
 def test_faults_in_a_row_then_resume_replays_the_uninterrupted_run(
         tiny_demo_run, data_copy, synthetic_spin_root, tmp_path, repo_root, tool_env):
-    """One work dir through five faults, each checked on disk; then --resume reaches the
-    uninterrupted run's weights bit for bit."""
+    """One work dir through six faults, each checked on disk; the weights of the resumed run
+    are the uninterrupted run's, bit for bit."""
     work = tmp_path / 'work'
 
     def train(*options, resume=True):
@@ -55,9 +55,11 @@ def test_faults_in_a_row_then_resume_replays_the_uninterrupted_run(
     assert pointer(work) == 'iter_2.pth'
     inspect_checkpoint(str(work / 'iter_2.pth'))
 
-    # 3. the disk fills up while iter_4.pth is being written
+    # 3. the disk fills up while iter_4.pth is being written; with max_keep_ckpts=1,
+    # CheckpointHook has asked to remove iter_2.pth before the save
     before = digest(work / 'iter_2.pth')
-    code, out, err = train(*fault('enospc_in_write', 'before_save_checkpoint', 4))
+    code, out, err = train(*fault('enospc_in_write', 'before_save_checkpoint', 4),
+                           'default_hooks.checkpoint.max_keep_ckpts=1')
     line = error_line(err)
     assert code == 1 and f'no space left on device saving iter_4.pth in {work}' in line, line
     assert 'needed' in line and 'newest: iter_2.pth' in line and '--resume' in line, line
@@ -80,14 +82,21 @@ def test_faults_in_a_row_then_resume_replays_the_uninterrupted_run(
         (work / 'iter_4.pth').write_bytes(f.read()[:5_000_000])
     (work / 'last_checkpoint').write_text(str(work / 'iter_4.pth'))
 
-    code, out, err = train()
-    assert code == 0, err[-3000:]
+    # ... and 6. SIGKILL in the validation that follows iter_4.pth
+    code, out, err = train(*fault('kill', 'after_val_iter', 4))
+    assert code == -signal.SIGKILL, err[-3000:]
     assert f'checkpoint "{work / "iter_4.pth"}" cannot be read' in out, out[-3000:]
     assert f'Resuming from {work / "iter_2.pth"}, the newest whole checkpoint' in out
     assert (work / 'iter_4.pth.unreadable').stat().st_size == 5_000_000
     assert 'training files are not those' not in out  # the restored files are the same
     assert_whole(work, 'iter_2.pth', 'iter_4.pth')
+    assert pointer(work) == 'iter_4.pth'
     assert_same_weights(work / 'iter_4.pth', tiny_demo_run / 'iter_4.pth')
+
+    # nothing is left to train: --resume ends at once and changes no checkpoint
+    before = digest(work / 'iter_4.pth')
+    code, out, err = train()
+    assert code == 0 and digest(work / 'iter_4.pth') == before, err[-3000:]
 
 
 def copy_run(source, work):
