@@ -7,5 +7,6 @@ from .weights import init_weights_quietly
 
 __all__ = [
     'DiskFullError', 'atomic_write', 'ensure_torchvision_importable', 'find_transform',
-    'init_weights_quietly', 'pad_superpixels', 'relabel_consecutive', 'restore_to_original', 'stack_superpixels', 'superpixels_from_config'
+    'init_weights_quietly', 'pad_superpixels', 'relabel_consecutive', 'restore_to_original',
+    'stack_superpixels', 'superpixels_from_config'
 ]
