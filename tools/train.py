@@ -127,17 +127,19 @@ def claim_work_dir(cfg, args):
     if args.resume:
         choose_checkpoint(cfg, None if args.resume == 'auto' else args.resume)
     else:
-        cfg.setdefault('custom_hooks', []).append(dict(type='mmseg.ResumeCheckHook'))
+        add_hook(cfg, dict(type='mmseg.ResumeCheckHook'))
     return lock
 
 
 def choose_checkpoint(cfg, named):
     """Point the runner at the checkpoint to resume (MMEngine's ``resume`` + ``load_from``):
-    ``named``, ``load_from``, or the newest whole checkpoint of the work dir
-    (:func:`~cast.engine.resume.choose_resume_checkpoint`). Every rank chooses alike."""
+    ``named`` (``--resume FILE``), or the newest whole checkpoint of the work dir
+    (:func:`~cast.engine.resume.choose_resume_checkpoint`). With nothing to resume, a config's
+    ``load_from`` starts a new run from those weights (a re-queued job's first start), where
+    MMEngine would try to resume from it. Every rank chooses alike."""
     folder = checkpoint_dir(cfg)
     try:
-        path, note = choose_resume_checkpoint(cfg.work_dir, folder, named or cfg.get('load_from'))
+        path, note = choose_resume_checkpoint(cfg.work_dir, folder, named)
     except ResumeError as err:
         refuse(str(err))
     if is_launch_rank_zero():  # the lock is held: a .partial file is a save a kill cut short
@@ -145,9 +147,19 @@ def choose_checkpoint(cfg, named):
             note = (note + ' ' if note else '') + f'Removed {partial} (a save cut short).'
         for moved in set_aside_unreadable(folder, path):
             note = (note + ' ' if note else '') + f'Kept the unreadable file as {moved}.'
-    cfg.load_from = path
-    cfg.setdefault('custom_hooks', []).append(
-        dict(type='mmseg.ResumeCheckHook', checkpoint=path, note=note))
+    if path is None and cfg.get('load_from'):
+        cfg.resume = False
+        note = (note + ' ' if note else '') + (
+            f'Nothing to resume in {folder}: a new run from the weights of '
+            f'load_from={cfg.load_from}.')
+    else:
+        cfg.load_from = path
+    add_hook(cfg, dict(type='mmseg.ResumeCheckHook', checkpoint=path, note=note))
+
+
+def add_hook(cfg, hook):
+    """Append ``hook`` to ``cfg.custom_hooks`` (a ConfigDict's ``setdefault`` returns a copy)."""
+    cfg.custom_hooks = [*(cfg.get('custom_hooks') or []), hook]
 
 
 def lock_work_dir(cfg):

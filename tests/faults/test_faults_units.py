@@ -3,6 +3,7 @@ error, the failed-save message, tools/test.py's --out folder. The tools under re
 the other tests of tests/faults/."""
 import errno
 import os
+import shutil
 
 import pytest
 
@@ -62,3 +63,27 @@ def test_test_out_dir_is_published_whole(tmp_path):
     assert (out / 'object' / 'a.png').exists()
     tool.publish_out_dir(str(out))
     assert os.listdir(out) == [] and os.listdir(tmp_path) == ['pred']
+
+
+def test_what_resume_continues_from(tiny_demo_run, tmp_path):
+    """tools/train.py --resume: the work dir's newest whole checkpoint over a config's
+    load_from; with none, a new run from load_from's weights; --resume FILE: that file."""
+    from mmengine.config import Config
+    tool = load_tool('train.py')
+    work = tmp_path / 'work'
+    work.mkdir()
+
+    def choose(named=None, load_from='pretrained.pth'):
+        cfg = Config(dict(work_dir=str(work), load_from=load_from, resume=True))
+        tool.choose_checkpoint(cfg, named)
+        return cfg.resume, cfg.load_from, cfg.custom_hooks[-1]
+
+    resume, load_from, hook = choose()
+    assert (resume, load_from, hook['checkpoint']) == (False, 'pretrained.pth', None)
+    assert 'a new run from the weights of load_from=pretrained.pth' in hook['note']
+    assert choose(load_from=None)[:2] == (True, None)  # MMEngine starts afresh
+    shutil.copy(tiny_demo_run / 'iter_2.pth', work / 'iter_2.pth')
+    resume, load_from, hook = choose()
+    assert (resume, load_from) == (True, str(work / 'iter_2.pth')) and hook['checkpoint']
+    shutil.copy(tiny_demo_run / 'iter_4.pth', tmp_path / 'elsewhere.pth')
+    assert choose(named=str(tmp_path / 'elsewhere.pth'))[1] == str(tmp_path / 'elsewhere.pth')
