@@ -60,7 +60,7 @@ def choose_resume_checkpoint(work_dir: str, ckpt_dir: str, named: Optional[str] 
         work_dir (str): The run's work dir (holds ``last_checkpoint``).
         ckpt_dir (str): Where the run's checkpoints are written (the work dir, or the
             CheckpointHook's ``out_dir``; see :func:`cast.engine.run_safety.checkpoint_dir`).
-        named (str, optional): A file the user named (``--resume FILE``, or ``load_from``).
+        named (str, optional): A file the user named (``--resume FILE``).
 
     Returns:
         tuple[str | None, str | None]: The checkpoint (None: nothing to resume, a new run
