@@ -90,6 +90,8 @@ def parse_args(argv=None):
     parser.add_argument('--tune-images', type=int, default=12,
                         help='tuning images per corruption (severity 3)')
     parser.add_argument('--tune-severity', type=int, default=3)
+    parser.add_argument('--tune-objective', default='memo', choices=['memo', 'oracle'],
+                        help="'oracle': cross-entropy against the true label (a diagnostic)")
     parser.add_argument('--tune-lrs', type=float, nargs='+', default=[1e-5, 1e-4, 1e-3])
     parser.add_argument('--tune-params', nargs='+', default=['all', 'norm'])
     parser.add_argument('--report', action='store_true', help='print the tables only')
@@ -219,12 +221,27 @@ def adapt_cell(adapter: TestTimeAdapter, samples: List[dict], kind: Optional[str
             sample['img'], kind, severity,
             np.random.default_rng([seed, i, kind_index, severity]), reference_size=224)
         set_random_seed(seed * 100003 + i)  # the views: the same for every setting
+        adapter.label = sample['label']  # read by OracleAdapter only
         cell.add(adapter.adapt(img), sample, shift)
     return cell.to_json()
 
 
-def make_adapter(model, steps: int, views: int, lr: float, params: str) -> TestTimeAdapter:
-    return TestTimeAdapter.from_config(
+class OracleAdapter(TestTimeAdapter):
+    """Diagnostic, not a protocol: the views' cross-entropy against the image's true label
+    (``label``, set per image). What a perfect image-level recognition signal does to the
+    hierarchy: an upper bound for what MEMO's label-free objective can do through it."""
+
+    label = 0
+
+    def objective(self, batch: dict) -> torch.Tensor:
+        logits = self.model(batch['inputs'], batch['data_samples'], mode='tensor')
+        target = torch.full((len(logits), ), self.label, dtype=torch.long, device=logits.device)
+        return torch.nn.functional.cross_entropy(logits, target)
+
+
+def make_adapter(model, steps: int, views: int, lr: float, params: str,
+                 oracle: bool = False) -> TestTimeAdapter:
+    return (OracleAdapter if oracle else TestTimeAdapter).from_config(
         model, model.cfg, steps=steps, num_views=views, params=params,
         optim_wrapper=dict(optimizer=dict(type='AdamW', lr=lr, weight_decay=0.01)))
 
@@ -285,9 +302,11 @@ def run_tune(args, root: str) -> None:
         for lr in args.tune_lrs:
             for params in args.tune_params:
                 key = f'{name}/severity{args.tune_severity}/lr{lr:g}/{params}'
+                oracle = args.tune_objective == 'oracle'
+                key += '/oracle' if oracle else ''
                 if key in done:
                     continue
-                adapter = make_adapter(model, args.steps, args.views, lr, params)
+                adapter = make_adapter(model, args.steps, args.views, lr, params, oracle)
                 done[key] = {k: adapt_cell(adapter, samples, k, args.tune_severity, 0)
                              for k in args.corruptions}
                 save_json(done, path)
