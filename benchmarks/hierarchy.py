@@ -1,18 +1,25 @@
 """Hierarchy-aware learning on the synthetic SPIN: heads x loss x seeds, every decoding.
 
     python -m benchmarks.hierarchy WORK_DIR [--iters N] [--seeds 0 1 2]
-        [--variants heads+ce heads+chain shared+ce shared+chain] [--num-test 64 --test-seed 1]
+        [--variants heads+ce heads+chain shared+ce shared+chain heads+hssn]
+        [--decodings independent greedy joint hssn] [--num-test 64 --test-seed 1]
+        [--lr LR] [--loss-scale S] [--eval-split val]
 
 Trains the demo model (``configs/demo/synthetic_spin.py``, which the variants inherit) with
 each of {one head per level ('heads'), one shared trunk with a 1x1 classifier per level
 ('shared')} x {per-level cross-entropy ('ce'), cross-entropy plus the chain likelihood loss
-('chain', :class:`~cast.losses.ChainLikelihoodLoss`)} and every seed, each with
+('chain', :class:`~cast.losses.ChainLikelihoodLoss`)} and every seed; 'heads+hssn' (not run
+by default) is the peer, HSSN's recipe: the cross-entropies plus :class:`~cast.losses.TreeMinLoss`
+and :class:`~cast.losses.TreeTripletLoss` at HSSN's weights. Each run is
 ``tools/train.py`` in its own process (MMEngine's runner; a finished run is reused, an
 interrupted one resumed with ``--resume``, nothing is overwritten). The training data is
 ``--train-root`` (generated as ``make demo`` does when missing); the test data is a test split
 generated with another seed (``tools/generate_synthetic_spin.py --seed 1 --num-test 64``) under
 WORK_DIR. Every checkpoint is tested with MMEngine's Runner (``tools/test.py``'s config handling)
-once per decoding (independent, greedy, joint). Prints per-level mIoU, SpCS_S2P, SpCS_P2O and
+once per decoding (independent, greedy, joint, hssn). ``--lr`` and ``--loss-scale`` (a factor
+on the hierarchy losses' weights) name a tuning point, and ``--eval-split val`` scores on the
+training data's validation split instead, so both recipes can get the same search before the
+held-out table. Prints per-level mIoU, SpCS_S2P, SpCS_P2O and
 SeCS as mean ± sample standard deviation over the seeds, and writes them with every run's
 figures to WORK_DIR/results_it{ITERS}.json.
 
