@@ -90,8 +90,8 @@ def main(argv=None):
                          ('HSSN tree-triplet', tree_triplet)):
             fn()
             t = best_time(fn, args.rounds)
-            print(f'| {object_level} | {sizes} | {len(h.chains())} | {name} | {t:.2f} | '
-                  f'{t_ce:.2f} | {t / t_ce:.2f}x |', flush=True)
+            print(f'| {object_level} | {sizes} | {len(h.chains())} | {name} | {t:.3f} | '
+                  f'{t_ce:.3f} | {t / t_ce:.2f}x |', flush=True)
 
 
 if __name__ == '__main__':
