@@ -68,6 +68,7 @@ OBJECTS = ['background'] + list(SYNTHETIC_TAXONOMY)
 PARTS = ['background'] + [f'{sc} {part}' for sc, spec in SYNTHETIC_TAXONOMY.items()
                           for part in spec['parts']]
 GT_LEVELS = dict(object=len(OBJECTS), part=len(PARTS))
+DISPLAY = dict(cast='CAST', vit='ViT')
 
 
 def parse_args(argv=None):
@@ -365,7 +366,7 @@ def report(args) -> None:
             t1 = [pooled(cells, 'top1', -1) for cells in rows]
             e0 = [pooled(cells, 'entropy', 0) for cells in rows]
             e1 = [pooled(cells, 'entropy', -1) for cells in rows]
-            print(f'| {group} | {name} | {mean_std(t0)} | {mean_std(t1)} | '
+            print(f'| {group} | {DISPLAY[name]} | {mean_std(t0)} | {mean_std(t1)} | '
                   f'{mean_std(np.subtract(t1, t0))} | {mean_std(e0, 3)} | {mean_std(e1, 3)} |')
     if 'cast' not in results:
         return
@@ -433,7 +434,7 @@ def plot(results: Dict[str, Dict[int, dict]], severities: List[int], path: str) 
 
     x = [0] + list(severities)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    panels = [(axes[0], name, list(results[name].values()), 'top-1 (%)',
+    panels = [(axes[0], DISPLAY[name], list(results[name].values()), 'top-1 (%)',
                lambda c, r: pooled(c, 'top1', r)) for name in sorted(results)]
     if 'cast' in results:
         runs = list(results['cast'].values())
