@@ -227,11 +227,11 @@ def conditional_choice(scores: Tensor, groups: Sequence[Sequence[int]],
     Returns:
         Tensor: (R,) int64 child classes, 0 for background.
     """
-    out = torch.zeros(len(parent), dtype=torch.long)
+    out = torch.zeros(len(parent), dtype=torch.long, device=parent.device)
     for r, p in enumerate(parent.tolist()):
         group = list(groups[p]) if 0 <= p < len(groups) else []
         if group:
-            cols = torch.tensor(group) - 1
+            cols = torch.tensor(group, device=scores.device) - 1
             out[r] = group[int(scores[r, cols].argmax())]
     return out
 
@@ -252,8 +252,9 @@ def region_parent(regions: Tensor, parent_map: Tensor, rule: str = 'first') -> T
     num = int(inverse.max()) + 1
     labels = parent_map.reshape(-1).long()
     if rule == 'first':
-        pos = torch.arange(len(inverse))
-        first = torch.full((num, ), len(inverse), dtype=torch.long).scatter_reduce(
+        pos = torch.arange(len(inverse), device=inverse.device)
+        first = torch.full((num, ), len(inverse), dtype=torch.long,
+                           device=inverse.device).scatter_reduce(
             0, inverse, pos, reduce='amin')
         return labels[first]
     if rule == 'majority':
