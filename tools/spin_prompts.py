@@ -33,6 +33,7 @@ from mmengine.registry import init_default_scope
 
 import cast  # noqa: F401  registers SPINDataset and LoadHierarchicalAnnotations
 from cast.evaluation import prompts as P
+from cast.utils import atomic_write
 from mmseg.registry import DATASETS
 
 
@@ -107,10 +108,8 @@ def main(argv=None):
                     score=1.0))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        tmp = f'{args.out}.tmp{os.getpid()}'
-        with open(tmp, 'w') as f:
+        with atomic_write(args.out) as f:
             f.write(''.join(line + '\n' for line in lines))
-        os.replace(tmp, args.out)
         logger.info(f'{len(lines)} prompts of {len(dataset)} images written to {args.out} ('
                     + ', '.join(f'{lv} {n}' for lv, n in counts.items()) + ')')
     if args.gt_results:

@@ -41,6 +41,7 @@ from cast.datasets.coco_files import load_coco_file
 from cast.datasets.masks import decode_segmentation, segmentation_problems
 from cast.datasets.part_names import norm, split_subpart_name, superclass_of_part
 from cast.structures import ClassHierarchy
+from cast.utils.io import atomic_write
 
 from . import functional as F
 
@@ -380,17 +381,14 @@ def encode_mask(mask: np.ndarray) -> dict:
 
 def write_json_atomic(obj, path: str, overwrite: bool = False,
                       indent: Optional[int] = None) -> None:
-    """Write JSON through a temporary file and ``os.replace``; an existing ``path`` is refused
-    unless ``overwrite``."""
+    """Write JSON whole or not at all (:func:`cast.utils.atomic_write`); an existing ``path``
+    is refused unless ``overwrite``."""
     if osp.exists(path) and not overwrite:
         raise FileExistsError(f'{path} exists; not overwriting it (remove it, or choose '
                               'another path)')
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with atomic_write(path) as f:
         json.dump(obj, f, indent=indent)
-    os.replace(tmp, path)
 
 
 # ---- scores ---------------------------------------------------------------------------------
