@@ -222,7 +222,8 @@ def adapt_cell(adapter: TestTimeAdapter, samples: List[dict], kind: Optional[str
             sample['img'], kind, severity,
             np.random.default_rng([seed, i, kind_index, severity]), reference_size=224)
         set_random_seed(seed * 100003 + i)  # the views: the same for every setting
-        adapter.label = sample['label']  # read by OracleAdapter only
+        if isinstance(adapter, OracleAdapter):
+            adapter.label = sample['label']
         cell.add(adapter.adapt(img), sample, shift)
     return cell.to_json()
 
