@@ -58,6 +58,7 @@ from cast.datasets.synthetic.taxonomy import SYNTHETIC_TAXONOMY
 from cast.datasets.transforms.corruptions import CORRUPTIONS, corrupt
 from cast.evaluation.unsupervised import region_stats, summarize
 from cast.recognition import TestTimeAdapter
+from cast.utils import atomic_write
 
 CONFIGS = dict(cast='configs/demo/synthetic_cast_deit.py',
                vit='benchmarks/configs/synthetic_vit_deit.py')
@@ -249,10 +250,8 @@ def make_adapter(model, steps: int, views: int, lr: float, params: str,
 
 
 def save_json(obj, path: str) -> None:
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_write(path) as f:  # a stopped run leaves the last whole file
         json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------
