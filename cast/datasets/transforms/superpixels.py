@@ -12,6 +12,9 @@ from mmseg.registry import TRANSFORMS
 
 from ...utils import relabel_consecutive
 
+# thin_structures: a thin pixel responds this many times more than its
+# surroundings do on average.
+THIN_TEXTURE_RATIO = 3.
 # fast-slic returns int16 assignments, so it cannot label more segments.
 MAX_FAST_SLIC_SEGMENTS = np.iinfo(np.int16).max
 METHODS = ('slic', 'seeds')
@@ -99,6 +102,77 @@ def seeds_superpixels(lab: np.ndarray, num_superpixels: int, num_levels: int,
     return seeds.getLabels()
 
 
+def thin_structures(lab: np.ndarray, max_width: int, contrast: float,
+                    min_length: int) -> np.ndarray:
+    """Thin, elongated structures of an image (poles, wires), as components.
+
+    A morphological top-hat and black-hat with a square of side
+    ``max_width + 1`` (the image minus its opening, its closing minus the
+    image) respond to what is at most ``max_width`` pixels wide and brighter
+    or darker than its surroundings; the strength is their largest value
+    over the CIELAB channels. A pixel is thin where the strength is at least
+    ``contrast`` and at least ``THIN_TEXTURE_RATIO`` times its mean over a
+    window of side ``10 * max_width + 1`` (texture such as foliage or noise
+    responds everywhere, a pole only on itself). Of the 8-connected
+    components only the elongated ones are kept: a bounding box with a side
+    of at least ``min_length`` pixels, and an area of at most ``max_width``
+    times the sum of the box's sides (a line of width w fills w * length; a
+    cluster of texture much more).
+
+    Args:
+        lab (np.ndarray): (H, W, 3) uint8 CIELAB image (OpenCV's 8-bit LAB).
+        max_width (int): widest structure found, in pixels (>= 1).
+        contrast (float): least strength, in 8-bit CIELAB units.
+        min_length (int): shortest structure kept, in pixels.
+
+    Returns:
+        np.ndarray: (H, W) int32, 0 outside and 1..N on the N structures.
+    """
+    kernel = np.ones((max_width + 1, max_width + 1), np.uint8)
+    hats = cv2.max(cv2.morphologyEx(lab, cv2.MORPH_TOPHAT, kernel),
+                   cv2.morphologyEx(lab, cv2.MORPH_BLACKHAT, kernel))
+    strength = cv2.max(cv2.max(hats[..., 0], hats[..., 1]),
+                       hats[..., 2]).astype(np.float32)
+    side = 10 * max_width + 1
+    mask = (strength >= contrast) & (
+        strength >= THIN_TEXTURE_RATIO * cv2.blur(strength, (side, side)))
+    _, comps, stats, _ = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=8)
+    box_w, box_h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    keep = ((np.maximum(box_w, box_h) >= min_length)
+            & (stats[:, cv2.CC_STAT_AREA] <= max_width * (box_w + box_h)))
+    keep[0] = False  # the background of the mask
+    new_ids = (np.cumsum(keep) * keep).astype(np.int32)
+    return new_ids[comps]
+
+
+def split_thin_structures(labels: np.ndarray, thin: np.ndarray) -> np.ndarray:
+    """Cut thin structures out of superpixels.
+
+    Every (superpixel, structure) pair becomes a label of its own, after the
+    existing ones: a pole crossing five superpixels becomes five new
+    superpixels (so a pole and a wire that touch are not one segment, and no
+    segment spans the image), and what remains of each superpixel keeps its
+    label.
+
+    Args:
+        labels (np.ndarray): (H, W) integer superpixels.
+        thin (np.ndarray): (H, W) structure ids, 0 outside (see
+            :func:`thin_structures`).
+
+    Returns:
+        np.ndarray: (H, W) int64 labels, with gaps where a superpixel lies
+        wholly on a structure (:func:`relabel_consecutive` closes them).
+    """
+    out = labels.astype(np.int64)
+    on = thin > 0
+    if on.any():
+        pairs = out[on] * (int(thin.max()) + 1) + thin[on]
+        _, pieces = np.unique(pairs, return_inverse=True)
+        out[on] = out.max() + 1 + pieces.ravel()
+    return out
+
+
 @TRANSFORMS.register_module()
 class Superpixels(BaseTransform):
     """Compute the superpixels of the image with fast-slic or OpenCV SEEDS.
@@ -132,6 +206,16 @@ class Superpixels(BaseTransform):
     the request, see :func:`seeds_superpixels`), so the output is relabelled
     to the consecutive range 0..S-1 with S >= 1: nothing downstream may assume
     S equals the requested count.
+
+    Thin structures: with ``thin_split=True`` the structures at most
+    ``thin_max_width`` pixels wide found by :func:`thin_structures` (poles,
+    wires, at least ``thin_min_length`` long and ``thin_contrast`` apart from
+    their surroundings) are cut out of the superpixels they cross, each piece
+    a superpixel of its own (:func:`split_thin_structures`): neither method
+    alone keeps most of them at 256 pixels per superpixel
+    (``benchmarks/thin_structures.py``). This adds superpixels (S grows) and
+    may leave a superpixel in two pieces on either side of a pole. Off by
+    default, and then the output is exactly the method's.
 
     Colours: mmcv loads images as BGR (``channel_order='bgr'``, the
     default). Non-uint8 images are clipped to [0, 255] and cast to uint8;
@@ -169,6 +253,14 @@ class Superpixels(BaseTransform):
         histogram_bins (int, optional): 'seeds' only, bins per channel.
             Defaults to 5.
         double_step (bool, optional): 'seeds' only. Defaults to False.
+        thin_split (bool): give thin structures superpixels of their own
+            (either method). Defaults to False.
+        thin_max_width (int): widest structure split off, in pixels.
+            Defaults to 4.
+        thin_contrast (float): least top-hat contrast, in 8-bit CIELAB
+            units (L scaled to 0..255). Defaults to 24.
+        thin_min_length (int): shortest structure split off, in pixels.
+            Defaults to 24.
     """
 
     def __init__(self,
@@ -183,7 +275,11 @@ class Superpixels(BaseTransform):
                  num_levels: Optional[int] = None,
                  prior: Optional[int] = None,
                  histogram_bins: Optional[int] = None,
-                 double_step: Optional[bool] = None) -> None:
+                 double_step: Optional[bool] = None,
+                 thin_split: bool = False,
+                 thin_max_width: int = 4,
+                 thin_contrast: float = 24.,
+                 thin_min_length: int = 24) -> None:
         if method not in METHODS:
             raise ValueError(f'Superpixels: method must be one of {METHODS}, '
                              f'got {method!r}')
@@ -222,6 +318,15 @@ class Superpixels(BaseTransform):
         if channel_order not in ('bgr', 'rgb'):
             raise ValueError("Superpixels: channel_order must be 'bgr' or "
                              f"'rgb', got {channel_order!r}")
+        if thin_max_width < 1 or thin_contrast <= 0 or thin_min_length < 1:
+            raise ValueError(
+                'Superpixels: thin_max_width and thin_min_length must be >= 1 '
+                f'and thin_contrast > 0, got {thin_max_width}, '
+                f'{thin_min_length} and {thin_contrast}')
+        self.thin_split = thin_split
+        self.thin_options = dict(max_width=thin_max_width,
+                                 contrast=thin_contrast,
+                                 min_length=thin_min_length)
         self.area_per_superpixel = area_per_superpixel
         self.num_superpixels = num_superpixels
         self.channel_order = channel_order
@@ -286,9 +391,11 @@ class Superpixels(BaseTransform):
         height, width = img.shape[:2]
         n = self.requested_count(height, width)
         opts = self.options
-        if self.method == 'seeds':
+        lab = None
+        if self.method == 'seeds' or self.thin_split:
             lab = cv2.cvtColor(
                 img, cv2.COLOR_BGR2LAB if is_bgr else cv2.COLOR_RGB2LAB)
+        if self.method == 'seeds':
             labels = seeds_superpixels(
                 lab, n, opts['num_levels'], opts['prior'],
                 opts['histogram_bins'], opts['max_iter'],
@@ -302,6 +409,9 @@ class Superpixels(BaseTransform):
                 min_size_factor=opts['min_size_factor'],
                 num_threads=self.num_threads)
             labels = slic.iterate(rgb, max_iter=opts['max_iter'])
+        if self.thin_split:
+            labels = split_thin_structures(
+                labels, thin_structures(lab, **self.thin_options))
         return relabel_consecutive(labels)
 
     def transform(self, results: dict) -> dict:
@@ -316,7 +426,10 @@ class Superpixels(BaseTransform):
         options = ''.join(f', {k}={v!r}' for k, v in self.options.items())
         threads = (f', num_threads={self.num_threads}'
                    if self.method == 'slic' else '')
+        thin = ''.join(f', thin_{k}={v!r}' for k, v in self.thin_options.items()
+                       ) if self.thin_split else ''
         return (f'{self.__class__.__name__}(method={self.method!r}, '
                 f'area_per_superpixel={self.area_per_superpixel}, '
                 f'num_superpixels={self.num_superpixels}{options}, '
-                f'channel_order={self.channel_order!r}{threads})')
+                f'channel_order={self.channel_order!r}{threads}'
+                f"{', thin_split=True' if thin else ''}{thin})")

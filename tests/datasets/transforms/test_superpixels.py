@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 from mmcv.transforms import Compose
 
-from cast.datasets.transforms.superpixels import Superpixels, seeds_grid
+from cast.datasets.transforms.superpixels import (
+    Superpixels,
+    seeds_grid,
+    split_thin_structures,
+    thin_structures,
+)
 from cast.utils import relabel_consecutive
 from mmseg.registry import TRANSFORMS
 
@@ -259,3 +264,73 @@ def test_bad_arguments_and_inputs():
         Superpixels()(dict(gt_seg_map=np.zeros((4, 4), np.uint8)))
     with pytest.raises(ValueError, match=r'\(H, W, 3\)'):
         Superpixels()(dict(img=np.zeros((4, 4, 4), np.uint8)))
+
+
+def pole_scene(h=128, w=192, pole_width=2, seed=0):
+    """An RGB street-like image: sky above, road below (both with mild noise) and a dark
+    vertical pole ``pole_width`` pixels wide; returns the image and the pole mask."""
+    rng = np.random.default_rng(seed)
+    img = np.empty((h, w, 3), np.float32)
+    img[:h // 2] = (150, 190, 230)
+    img[h // 2:] = (110, 110, 110)
+    img += rng.normal(0, 2, (h, w, 1))
+    pole = np.zeros((h, w), bool)
+    pole[16:h - 8, 77:77 + pole_width] = True
+    img[pole] = (40, 40, 45)
+    return np.clip(img, 0, 255).astype(np.uint8), pole
+
+
+@pytest.mark.parametrize('method', METHODS)
+def test_thin_split_off_is_unchanged(method):
+    img = textured_image(96, 128)
+    plain = Superpixels(method=method, area_per_superpixel=64).compute(img)
+    off = Superpixels(method=method, area_per_superpixel=64, thin_split=False,
+                      thin_max_width=2, thin_contrast=5., thin_min_length=3).compute(img)
+    np.testing.assert_array_equal(plain, off)
+    assert 'thin' not in repr(Superpixels(method=method))
+    assert repr(Superpixels(thin_split=True)).endswith(
+        ', thin_split=True, thin_max_width=4, thin_contrast=24.0, thin_min_length=24)')
+
+
+def owns(sp, mask):
+    """Whether some superpixel has most of its pixels in ``mask``."""
+    return any(mask[sp == s].mean() > 0.5 for s in np.unique(sp[mask]))
+
+
+@pytest.mark.parametrize('method', METHODS)
+def test_thin_split_gives_a_pole_its_own_superpixels(method):
+    img, pole = pole_scene()
+    off = Superpixels(method=method, channel_order='rgb').compute(img)
+    on = Superpixels(method=method, channel_order='rgb', thin_split=True).compute(img)
+    assert not owns(off, pole)
+    assert owns(on, pole)
+    assert_contiguous(on)
+    assert on.max() > off.max()
+    # the pole's pieces hold the pole and nothing else; the rest keeps its superpixels
+    pieces = np.unique(on[pole])
+    assert np.isin(on, pieces).sum() == pole.sum()
+    assert len(np.unique(np.stack([off[~pole], on[~pole]]), axis=1).T) == len(
+        np.unique(off[~pole]))
+
+
+def test_thin_structures_ignore_texture_and_wide_objects():
+    img, pole = pole_scene(pole_width=3)
+    rng = np.random.default_rng(1)
+    img[:40, 120:] = rng.integers(0, 255, (40, 72, 1))  # foliage-like texture
+    img[80:110, 20:60] = (200, 30, 30)  # a wide sign
+    lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB)
+    thin = thin_structures(lab, 4, 24., 24)
+    assert thin.max() == 1
+    np.testing.assert_array_equal(thin > 0, pole)
+    assert thin_structures(lab, 2, 24., 24).max() == 0  # wider than asked
+    labels = np.zeros(pole.shape, np.int64)
+    labels[:, 96:] = 5
+    split = split_thin_structures(labels, thin)
+    np.testing.assert_array_equal(split[~pole], labels[~pole])
+    assert np.unique(split[pole]).tolist() == [6]  # after the existing labels
+
+
+def test_thin_split_bad_arguments():
+    for bad in (dict(thin_max_width=0), dict(thin_contrast=0), dict(thin_min_length=0)):
+        with pytest.raises(ValueError, match='thin_'):
+            Superpixels(thin_split=True, **bad)
