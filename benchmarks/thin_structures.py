@@ -304,7 +304,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
     for name in args.methods:
         transform = Superpixels(channel_order='rgb', **{'area_per_superpixel': AREA,
                                                         **METHODS[name]})
-        transform.compute(images[0]['img'])  # untimed: first-call set-up
+        try:
+            transform.compute(images[0]['img'])  # untimed: first-call set-up
+        except ValueError as err:  # e.g. more superpixels than fast-slic can label
+            print(f'  {name}: not run ({err})', flush=True)
+            continue
         per_image, counts, seconds = [], [], 0.
         for scene in images:
             out = {}
