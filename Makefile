@@ -58,14 +58,16 @@ DEMO_DIR     ?= work_dirs/demo
 DEMO_THREADS ?= 1
 
 # Generates the data on first use; a second run resumes the finished training (nothing is
-# overwritten) and tests again.
+# overwritten) and tests again. The test decodes jointly (the config's decoding, and the
+# pictures), then decodes the same checkpoint level by level and prints both side by side.
 demo: install
 	$(BIN)/python tools/generate_synthetic_spin.py data/synthetic_spin
 	OMP_NUM_THREADS=$(DEMO_THREADS) $(BIN)/python tools/train.py $(DEMO_CONFIG) \
 	  --work-dir $(DEMO_DIR) --resume
 	OMP_NUM_THREADS=$(DEMO_THREADS) $(BIN)/python tools/test.py $(DEMO_CONFIG) \
 	  "$$(cat $(DEMO_DIR)/last_checkpoint)" \
-	  --work-dir $(DEMO_DIR) --eval mIoU SpCS SeCS --show-dir $(DEMO_DIR)/pictures
+	  --work-dir $(DEMO_DIR) --eval mIoU SpCS SeCS --show-dir $(DEMO_DIR)/pictures \
+	  --compare-decodings independent
 
 test: install
 	$(BIN)/python -m pytest -q tests

@@ -4,7 +4,9 @@
     tools/dist_test.sh CONFIG CHECKPOINT GPUS [...]
 
 ``--eval`` selects which of the configured evaluator's metrics are reported (``iou_metrics`` of
-MMSeg's IoUMetric, ``hier_metrics`` of CAST's HierarchicalMetric).
+MMSeg's IoUMetric, ``hier_metrics`` of CAST's HierarchicalMetric). ``--compare-decodings
+independent greedy`` tests a hierarchical model again with those decodings and prints one table
+of every level's mIoU and SpCS / SeCS, the config's decoding first.
 
 ``--out DIR`` is written as ``DIR.partial`` and renamed to ``DIR`` when the test has ended: an
 interrupted run leaves no ``DIR`` that looks whole. A ``DIR`` that holds files is replaced only
@@ -22,12 +24,14 @@ from mmengine.runner import Runner
 
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
 from cast.engine import (
+    decodings_table,
     finish_distributed,
     load_config,
     parse_launch_args,
     prepare_distributed,
     select_dist_backend,
     select_eval_metrics,
+    test_decoding,
 )
 from cast.engine.run_safety import SignalExit, is_launch_rank_zero, report_error
 
@@ -52,6 +56,11 @@ def parse_args(argv=None):
         help='draw every N-th test image with --show/--show-dir (MMSeg\'s hook default is 50)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true', help='test time augmentation')
+    parser.add_argument(
+        '--compare-decodings', nargs='+', metavar='DECODING', default=[],
+        help="test again with each of these decodings (independent, greedy, joint, hssn) and "
+        "print one table of every level's mIoU and the consistency metrics, the config's "
+        'decoding first')
     parser.add_argument('--debug', action='store_true',
                         help='print the traceback of an error (by default: one line on stderr)')
     return parse_launch_args(parser, argv)
@@ -121,6 +130,8 @@ def build_config(args):
         select_eval_metrics(cfg, args.eval)
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)
+    if args.tta and args.compare_decodings:
+        raise ValueError('--compare-decodings compares the model\'s decodings; not with --tta')
     if args.tta:
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
@@ -138,6 +149,18 @@ def _as_list(evaluator):
     return evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
 
 
+def compare_decodings(cfg, metrics, decodings):
+    """Test ``cfg`` again per decoding and print the table, ``cfg``'s decoding first."""
+    first = cfg.model.get('decoding', 'independent')
+    results = {first: metrics}
+    for decoding in decodings:
+        if decoding not in results:
+            results[decoding] = test_decoding(cfg, decoding)
+    if is_main_process():
+        print(f'\nThe same checkpoint, decoded {len(results)} ways ({cfg.load_from}):\n\n'
+              f'{decodings_table(results)}\n', flush=True)
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -153,11 +176,13 @@ def run(args):
     SignalExit().install()  # SIGINT/SIGTERM end the test within seconds, workers included
     runner = Runner.from_cfg(cfg)
     try:
-        runner.test()
+        metrics = runner.test()
         if args.out is not None:
             barrier()  # every rank has written its predictions
             if is_main_process():
                 publish_out_dir(args.out)
+        if args.compare_decodings:
+            compare_decodings(cfg, metrics, args.compare_decodings)
     finally:
         finish_distributed()
 

@@ -81,6 +81,47 @@ def test_test_tool_joint_decoding(trained, synthetic_spin_root, repo_root, tool_
     assert code != 0 and 'decoding must be one of' in out
 
 
+def parse_decodings_table(out):
+    """``{decoding: {column: value}}`` from the table ``--compare-decodings`` prints."""
+    lines = [line for line in out.splitlines() if line.startswith('| ')]
+    head = [cell.strip() for cell in lines[0].strip('|').split('|')]
+    rows = {}
+    for line in lines[1:]:
+        cells = [cell.strip() for cell in line.strip('|').split('|')]
+        rows[cells[0]] = {k: float(v) for k, v in zip(head[1:], cells[1:])}
+    return rows
+
+
+def test_test_tool_compare_decodings(trained, synthetic_spin_root, repo_root, tool_env,
+                                     tmp_path):
+    """``--compare-decodings``: the config's decoding (the demo's joint) first, then each one
+    named, each row what a test with that ``model.decoding`` alone reports."""
+    ckpt = osp.join(trained, 'iter_4.pth')
+    base = [sys.executable, 'tools/test.py', TINY_DEMO, ckpt, '--eval', 'mIoU', 'SpCS', 'SeCS']
+    _, out = run_tool(base + ['--work-dir', str(tmp_path / 'all'), '--compare-decodings',
+                              'independent', 'greedy', '--show-dir', str(tmp_path / 'vis'),
+                              '--cfg-options', *data_options(synthetic_spin_root)],
+                      repo_root, tool_env)
+    rows = parse_decodings_table(out[out.index('decoded 3 ways'):])
+    assert list(rows) == ['joint', 'independent', 'greedy']
+    assert set(rows['joint']) == {'mIoU.object', 'mIoU.part', 'mIoU.subpart', 'SpCS_S2P',
+                                  'SpCS_P2O', 'SeCS'}
+    for decoding in ('joint', 'greedy'):
+        assert all(rows[decoding][k] in (100, float('nan')) or rows[decoding][k] != rows[
+            decoding][k] for k in ('SpCS_S2P', 'SpCS_P2O', 'SeCS')), rows
+    # pictures come from the first test only: one per validation image
+    assert len(glob.glob(str(tmp_path / 'vis' / '**' / '*.png'), recursive=True)) == 4
+    run_tool(base + ['--work-dir', str(tmp_path / 'alone'), '--cfg-options',
+                     'model.decoding=independent', *data_options(synthetic_spin_root)],
+             repo_root, tool_env)
+    alone = last_scalars(tmp_path / 'alone')
+    assert rows['independent'] == pytest.approx(
+        {k: round(alone[k], 2) for k in rows['independent']}, abs=0.006, nan_ok=True)
+    code, out = run_tool(base + ['--work-dir', str(tmp_path), '--tta', '--compare-decodings',
+                                 'greedy'], repo_root, tool_env, expect_ok=False)
+    assert code != 0 and 'not with --tta' in out
+
+
 def test_missing_data_root_names_the_path(tmp_path, repo_root, tool_env):
     missing = tmp_path / 'no_such_dataset'
     code, out = train(repo_root, tool_env, tmp_path / 'work', str(missing), expect_ok=False)
