@@ -1,10 +1,18 @@
-"""benchmarks/thin_structures.py: its scenes hold thin objects of the widths asked, and a quick
-run measures every method."""
+"""benchmarks/thin_structures.py: its scenes hold thin objects of the widths asked, the degrade
+options change the images only (and nothing when off), and a quick run measures every method."""
 import json
 
 import numpy as np
 
-from benchmarks.thin_structures import GROUPS, METHODS, main, owned_objects, street_scene
+from benchmarks.thin_structures import (
+    GROUPS,
+    METHODS,
+    degrade,
+    main,
+    owned_objects,
+    scenes,
+    street_scene,
+)
 
 
 def test_thin_objects_have_the_width_asked():
@@ -36,6 +44,32 @@ def test_owned_objects_is_the_majority_label():
     assert owned_objects(sp, inst).tolist() == [1, 2]
 
 
+def test_degrade_changes_the_image_only():
+    rng = np.random.default_rng(0)
+    drawn = [street_scene(128, 256, rng, 0.25) for _ in range(2)]
+    plain = scenes('quick', 2, 0)
+    off = scenes('quick', 2, 0, blur=0., contrast=1., noise=0.)
+    for d, p, o in zip(drawn, plain, off):  # off: bit-identical to the scenes as drawn
+        for s in (p, o):
+            assert s['img'].dtype == np.uint8 and np.array_equal(s['img'], d['img'])
+            assert np.array_equal(s['instances'], d['instances']) and s['objects'] == d['objects']
+    assert degrade(drawn[0]['img']) is drawn[0]['img']
+    for opts in (dict(blur=1.0), dict(contrast=0.6), dict(noise=3.), dict(blur=1.5, contrast=0.6,
+                                                                          noise=5.)):
+        degraded = scenes('quick', 2, 0, **opts)
+        for d, g in zip(drawn, degraded):
+            assert g['img'].shape == d['img'].shape and g['img'].dtype == np.uint8
+            assert not np.array_equal(g['img'], d['img']), opts
+            assert np.array_equal(g['instances'], d['instances']) and g['objects'] == d['objects']
+    # blur and lower contrast shrink the image's spread; noise keeps the mean
+    img = drawn[0]['img'].astype(float)
+    assert degrade(drawn[0]['img'], contrast=0.5).std() < 0.6 * img.std()
+    assert np.abs(np.diff(degrade(drawn[0]['img'], blur=1.5).astype(float), axis=1)).mean() < \
+        np.abs(np.diff(img, axis=1)).mean()
+    noisy = degrade(drawn[0]['img'], noise=3., rng=np.random.default_rng(0))
+    assert abs(noisy.mean() - img.mean()) < 0.5
+
+
 def test_quick_run(tmp_path, capsys):
     out = tmp_path / 'thin.json'
     results = main(['--quick', '--json', str(out)])
@@ -46,3 +80,14 @@ def test_quick_run(tmp_path, capsys):
         assert set(r['kept']) == set(GROUPS)
     assert json.loads(out.read_text())['results']['slic']['kept']['thin']['total'] > 0
     assert '| slic + thin split |' in capsys.readouterr().out
+
+
+def test_quick_run_degraded(tmp_path, capsys):
+    out = tmp_path / 'thin.json'
+    results = main(['--quick', '--methods', 'slic', '--blur', '1', '--contrast', '0.6',
+                    '--noise', '3', '--json', str(out)])
+    assert list(results) == ['slic']
+    saved = json.loads(out.read_text())
+    assert (saved['blur'], saved['contrast'], saved['noise']) == (1, 0.6, 3)
+    assert 'images degraded: blur sigma 1 px, contrast x0.6, noise std 3' in \
+        capsys.readouterr().out
