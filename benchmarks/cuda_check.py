@@ -40,7 +40,7 @@ from mmengine.logging import MessageHub, MMLogger
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import FUNCTIONS, MODELS, OPTIM_WRAPPERS, init_default_scope
 
-from benchmarks.common import REPO, scene, scene_batch
+from benchmarks.common import REPO, cyclic_parents, scene, scene_batch
 from cast.backbones import CAST
 from cast.backbones.fps import farthest_point_sample
 from cast.engine import load_config
@@ -163,6 +163,13 @@ def build(config, device, amp_dtype):
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     if model_cfg.get('backbone') is not None:
         model_cfg.backbone.init_cfg = None  # random weights: no pretrained file
+    head = model_cfg.get('decode_head') or {}
+    if model_cfg.get('hierarchy') is None and (head.get('hierarchy_loss') or
+                                               head.get('embedding_loss')):
+        # what DatasetMetaHook gives a run: a hierarchy, here one fitting the heads' classes
+        counts = [head['num_classes'][level] for level in head['levels']]
+        model_cfg.hierarchy = {child: cyclic_parents(counts[i + 1], counts[i])
+                               for i, child in enumerate(head['levels'][1:])}
     model = MODELS.build(model_cfg)
     model.init_weights()
     model.to(device).train()

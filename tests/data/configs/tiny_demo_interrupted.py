@@ -2,4 +2,4 @@
 _base_ = ['./tiny_demo.py']
 
 custom_imports = dict(imports=['cast', 'tests.helpers.hooks'], allow_failed_imports=False)
-custom_hooks = [dict(type='InterruptTrainingHook', after_iter=2)]
+custom_hooks = [dict(type='DatasetMetaHook'), dict(type='InterruptTrainingHook', after_iter=2)]
