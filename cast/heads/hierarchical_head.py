@@ -65,8 +65,8 @@ class HierarchicalDecodeHead(BaseModule):
     against ``gt_seg_{level}``; keys get the level as suffix (``loss_ce_object``,
     ``acc_seg_object``, ...). With ``hierarchy_loss`` (e.g.
     ``dict(type='ChainLikelihoodLoss')``, :class:`~cast.losses.ChainLikelihoodLoss`) a
-    hierarchy-aware loss over all levels' logits (resized to the labels) is added under its
-    ``loss_name``; it needs ``self.class_hierarchy``, which
+    hierarchy-aware loss over all levels' logits (resized to the labels once, for it and the
+    level losses) is added under its ``loss_name``; it needs ``self.class_hierarchy``, which
     :class:`HierarchicalEncoderDecoder` sets from ``dataset_meta`` before every loss. To train
     with it alone, set every ``loss_weights`` entry to 0 (the level losses are then skipped;
     their accuracies are still logged).
@@ -253,7 +253,7 @@ class HierarchicalDecodeHead(BaseModule):
         """
         losses = dict()
         need_labels = self.hierarchy_loss is not None or embedding is not None
-        labels = []
+        labels, resized = [], []
         for level in self.levels:
             key = f'gt_seg_{level}'
             missing = [
@@ -272,13 +272,18 @@ class HierarchicalDecodeHead(BaseModule):
             head = self.level_head(level)
             label = (head._stack_batch_gt(level_samples)  # (B, 1, H, W)
                      if need_labels else None)
+            logits = seg_logits[level]
+            if self.hierarchy_loss is not None:
+                # resized once for both losses: the level loss's own resize to the same size
+                # is an exact copy, and one upsampling (and its backward) is saved
+                logits = resize(logits, size=label.shape[2:], mode='bilinear',
+                                align_corners=head.align_corners)
+                resized.append(logits)
             if self.loss_weights[level] or self.hierarchy_loss is None:
-                level_losses = head.loss_by_feat(seg_logits[level], level_samples)
+                level_losses = head.loss_by_feat(logits, level_samples)
             else:  # the hierarchy loss alone: log the level's accuracy only
-                level_losses = dict(acc_seg=accuracy(
-                    resize(seg_logits[level], size=label.shape[2:], mode='bilinear',
-                           align_corners=self.align_corners),
-                    label.squeeze(1), ignore_index=head.ignore_index))
+                level_losses = dict(acc_seg=accuracy(logits, label.squeeze(1),
+                                                     ignore_index=head.ignore_index))
             for name, value in level_losses.items():
                 if 'loss' in name:
                     value = value * self.loss_weights[level]
@@ -297,12 +302,9 @@ class HierarchicalDecodeHead(BaseModule):
         if hierarchy.levels != self.levels:
             hierarchy = hierarchy.restrict(self.levels)
         if self.hierarchy_loss is not None:
-            logits = [resize(seg_logits[level], size=label.shape[1:], mode='bilinear',
-                             align_corners=self.align_corners)
-                      for level, label in zip(self.levels, labels)]
             name = self.hierarchy_loss.loss_name
             losses[name], losses[f'{name}_dropped'] = self.hierarchy_loss(
-                logits, labels, hierarchy)
+                resized, labels, hierarchy)
         if embedding is not None:
             losses[self.embedding_loss.loss_name] = self.embedding_loss(
                 embedding, labels, hierarchy, int(self.step))

@@ -1,7 +1,7 @@
 """A hierarchy-aware training loss: the likelihood of the ground-truth chain of classes.
 
 Shape shorthand: B batch, L levels (coarse -> fine), N_l classes of level l (0 = background),
-H/W label size, P = H*W pixels of one image.
+H/W label size, P = B*H*W pixels of the batch.
 """
 from typing import Sequence, Tuple
 
@@ -68,35 +68,33 @@ class ChainLikelihoodLoss(nn.Module):
         if not len(level_logits) == len(labels) == len(levels):
             raise ValueError(f'{len(level_logits)} logits and {len(labels)} label maps for '
                              f'the {len(levels)} levels {levels}')
-        batch = []
+        scores, targets = [], []
         for level, x, y in zip(levels, level_logits, labels):
             n = hierarchy.num_classes[level]
             if x.shape[1] != n or x.shape[2:] != y.shape[1:] or x.shape[0] != y.shape[0]:
                 raise ValueError(f'{level}: logits {tuple(x.shape)} and labels '
                                  f'{tuple(y.shape)} do not match (B, {n}, H, W) / (B, H, W)')
-            y = y.reshape(y.shape[0], -1).long()
+            y = y.reshape(-1).long()
             bad = (y != self.ignore_index) & ((y < 0) | (y >= n))
             if bad.any():
                 raise ValueError(f'{level} labels hold values {y[bad].unique()[:10].tolist()} '
                                  f'outside 0..{n - 1} that are not ignore_index='
                                  f'{self.ignore_index}')
             x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # AMP
-            batch.append((x.reshape(x.shape[0], n, -1), y))
-        total = dropped = count = 0
-        for b in range(len(batch[0][1])):  # per image: (N_l, H*W) views, no transposed copy
-            scores, targets = [x[b] for x, _ in batch], [y[b] for _, y in batch]
-            labelled = self._patterns(targets)[0].any(0)
-            if not labelled.any():
-                continue
-            dropped = dropped + self._fit_to_chains(hierarchy, targets).sum()
-            completions = chain_completions(hierarchy, scores, 'logsumexp')
-            nll = log_partition(completions[0]) - self._fitting_logsumexp(
-                hierarchy, scores, completions, targets)
-            total = total + torch.where(labelled, nll, 0.).sum()  # unlabelled pixels: 0
-            count = count + labelled.sum()
-        if not torch.is_tensor(count):  # nothing labelled: a zero loss with a graph
-            zero = sum(x.sum() for x, _ in batch) * 0.
+            # the whole batch as (N_l, B*H*W): one programme for all images (a copy of the
+            # logits; a loop over images runs B times the operations on B-times-smaller tensors)
+            scores.append(x.transpose(0, 1).reshape(n, -1))
+            targets.append(y)
+        labelled = self._patterns(targets)[0].any(0)
+        if not labelled.any():  # nothing labelled: a zero loss with a graph
+            zero = sum(s.sum() for s in scores) * 0.
             return zero, zero.detach()
+        dropped = self._fit_to_chains(hierarchy, targets).sum()
+        completions = chain_completions(hierarchy, scores, 'logsumexp')
+        nll = log_partition(completions[0]) - self._fitting_logsumexp(
+            hierarchy, scores, completions, targets)
+        count = labelled.sum()
+        total = torch.where(labelled, nll, 0.).sum()  # unlabelled pixels: 0
         return self.loss_weight * total / count, dropped / count
 
     def _patterns(self, targets: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
