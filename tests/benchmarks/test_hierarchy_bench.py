@@ -31,3 +31,15 @@ def test_variant_configs_build_the_named_recipe(variant, tmp_path):
     args.iters = 8
     with pytest.raises(FileExistsError, match='other settings'):
         hierarchy.write_config(args, variant, 3, str(tmp_path / 'other'))
+
+
+def test_default_schedule_is_the_benchmarks_not_the_demos(tmp_path):
+    """The table's runs keep 600 iterations at lr 2e-3 whatever the demo config trains."""
+    args = hierarchy.parse_args([str(tmp_path)])
+    path = hierarchy.write_config(args, 'heads+chain', seed=0, test_root=str(tmp_path / 'data'))
+    assert path.endswith('heads_chain_seed0_it600.py')
+    cfg = Config.fromfile(path)
+    demo = Config.fromfile(hierarchy.DEMO_CONFIG)
+    assert (cfg.optim_wrapper.optimizer.lr, cfg.train_cfg.max_iters) == (2e-3, 600)
+    assert (demo.optim_wrapper.optimizer.lr, demo.train_cfg.max_iters) != (2e-3, 600)
+    assert cfg.param_scheduler[-1].end == 600
