@@ -25,6 +25,7 @@ from mmengine.runner import Runner
 import cast  # noqa: F401  registers CAST's modules and the safe checkpoint loader
 from cast.engine import (
     decodings_table,
+    evaluator_cfgs,
     finish_distributed,
     load_config,
     parse_launch_args,
@@ -138,15 +139,11 @@ def build_config(args):
         cfg.model = cfg.tta_model
     if args.out is not None:
         check_out_dir(args.out, args.overwrite)
-        for evaluator in _as_list(cfg.test_evaluator):
+        for evaluator in evaluator_cfgs(cfg.test_evaluator):
             evaluator['output_dir'] = partial_out_dir(args.out)
     select_dist_backend(cfg)
     prepare_distributed(cfg)
     return cfg
-
-
-def _as_list(evaluator):
-    return evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
 
 
 def compare_decodings(cfg, metrics, decodings):
@@ -157,7 +154,8 @@ def compare_decodings(cfg, metrics, decodings):
         if decoding not in results:
             results[decoding] = test_decoding(cfg, decoding)
     if is_main_process():
-        print(f'\nThe same checkpoint, decoded {len(results)} ways ({cfg.load_from}):\n\n'
+        ways = f'{len(results)} ways' if len(results) > 1 else 'one way'
+        print(f'\nThe same checkpoint, decoded {ways} ({cfg.load_from}):\n\n'
               f'{decodings_table(results)}\n', flush=True)
 
 

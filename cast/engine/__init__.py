@@ -7,7 +7,7 @@ from .checkpoint import (
                          register_safe_globals,
 )
 from .decodings import decodings_table, test_decoding
-from .eval_selection import select_eval_metrics
+from .eval_selection import evaluator_cfgs, select_eval_metrics
 from .hooks import DatasetMetaHook
 from .launch import (
                          finish_distributed,
@@ -24,8 +24,8 @@ from .vis_backend import WholeFileLocalVisBackend
 install_safe_checkpoint_loader()
 
 __all__ = [
-    'DatasetMetaHook', 'decodings_table', 'test_decoding', 'MMENGINE_SAFE_GLOBALS',
-    'UnsafeCheckpointError', 'finish_distributed',
+    'DatasetMetaHook', 'decodings_table', 'evaluator_cfgs', 'test_decoding',
+    'MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'finish_distributed',
     'install_safe_checkpoint_loader', 'load_cast_checkpoint', 'load_checkpoint_safely',
     'load_config', 'parse_launch_args', 'prepare_distributed', 'register_safe_globals',
     'ResumeCheckHook', 'ResumeError', 'choose_resume_checkpoint', 'WholeFileLocalVisBackend',

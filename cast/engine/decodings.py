@@ -14,6 +14,8 @@ from mmengine.runner import Runner
 
 from cast.segmentors import DECODINGS
 
+from .eval_selection import evaluator_cfgs
+
 # The columns of a decodings table: every level's mIoU and the consistency metrics.
 TABLE_PREFIXES = ('mIoU.', 'SpCS_S2P', 'SpCS_P2O', 'SeCS')
 
@@ -40,8 +42,7 @@ def test_decoding(cfg: Config, decoding: str) -> dict:
     hook = cfg.get('default_hooks', {}).get('visualization')
     if hook is not None:
         hook['draw'] = False
-    evaluators = cfg.test_evaluator
-    for evaluator in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:
+    for evaluator in evaluator_cfgs(cfg.test_evaluator):
         evaluator.pop('output_dir', None)
         if evaluator.get('format_only'):
             evaluator['format_only'] = False

@@ -9,6 +9,11 @@ from mmseg.registry import METRICS
 IOU_METRIC_NAMES = ('mIoU', 'mDice', 'mFscore')
 
 
+def evaluator_cfgs(evaluator) -> list:
+    """A config's ``test_evaluator`` (one dict or a list of dicts) as a list of its dicts."""
+    return list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+
+
 def _metric_keyword(metric_cls):
     params = inspect.signature(metric_cls.__init__).parameters
     for key in ('iou_metrics', 'hier_metrics', 'metrics'):
@@ -32,10 +37,8 @@ def select_eval_metrics(cfg, names):
         ValueError: No configured evaluator can report one of the names; the message lists what
             the configured evaluators can report.
     """
-    evaluators = cfg.test_evaluator
-    evaluators = evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]
     supported = {}
-    for evaluator in evaluators:
+    for evaluator in evaluator_cfgs(cfg.test_evaluator):
         metric_cls = METRICS.get(evaluator['type'])
         if metric_cls is None:
             raise KeyError(f'test_evaluator type "{evaluator["type"]}" is not registered')
