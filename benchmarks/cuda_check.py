@@ -40,7 +40,8 @@ from mmengine.logging import MessageHub, MMLogger
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.registry import FUNCTIONS, MODELS, OPTIM_WRAPPERS, init_default_scope
 
-from benchmarks.common import REPO, cyclic_parents, scene, scene_batch
+from benchmarks.common import REPO, scene, scene_batch
+from benchmarks.train_step import grown_hierarchy
 from cast.backbones import CAST
 from cast.backbones.fps import farthest_point_sample
 from cast.engine import load_config
@@ -167,9 +168,8 @@ def build(config, device, amp_dtype):
     if model_cfg.get('hierarchy') is None and (head.get('hierarchy_loss') or
                                                head.get('embedding_loss')):
         # what DatasetMetaHook gives a run: a hierarchy, here one fitting the heads' classes
-        counts = [head['num_classes'][level] for level in head['levels']]
-        model_cfg.hierarchy = {child: cyclic_parents(counts[i + 1], counts[i])
-                               for i, child in enumerate(head['levels'][1:])}
+        model_cfg.hierarchy = grown_hierarchy(
+            None, head['levels'], [head['num_classes'][level] for level in head['levels']])
     model = MODELS.build(model_cfg)
     model.init_weights()
     model.to(device).train()

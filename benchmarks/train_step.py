@@ -226,7 +226,8 @@ def grown_hierarchy(hierarchy, levels, num_classes):
     it would on SPIN while the data's labels stay valid chains.
 
     Args:
-        hierarchy (dict): child level -> parent class per child class (the data's).
+        hierarchy (dict, optional): child level -> parent class per child class (the data's);
+            None: no data, every child class of a level gets a foreground parent in turn.
         levels (Sequence[str]): the model's levels, top first.
         num_classes (Sequence[int]): the model's class count per level, background included.
 
@@ -234,7 +235,8 @@ def grown_hierarchy(hierarchy, levels, num_classes):
         dict: child level -> parent class per child class, for the model's class counts.
     """
     count = dict(zip(levels, num_classes))
-    return {child: cyclic_parents(count[child], count[parent], given=hierarchy[child])
+    return {child: cyclic_parents(count[child], count[parent],
+                                  given=hierarchy[child] if hierarchy else (0, ))
             for parent, child in zip(levels, levels[1:])}
 
 

@@ -426,10 +426,10 @@ class Superpixels(BaseTransform):
         options = ''.join(f', {k}={v!r}' for k, v in self.options.items())
         threads = (f', num_threads={self.num_threads}'
                    if self.method == 'slic' else '')
-        thin = ''.join(f', thin_{k}={v!r}' for k, v in self.thin_options.items()
-                       ) if self.thin_split else ''
+        thin = ', thin_split=True' + ''.join(
+            f', thin_{k}={v!r}' for k, v in self.thin_options.items()) if self.thin_split else ''
         return (f'{self.__class__.__name__}(method={self.method!r}, '
                 f'area_per_superpixel={self.area_per_superpixel}, '
                 f'num_superpixels={self.num_superpixels}{options}, '
                 f'channel_order={self.channel_order!r}{threads}'
-                f"{', thin_split=True' if thin else ''}{thin})")
+                f'{thin})')
