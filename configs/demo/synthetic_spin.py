@@ -8,7 +8,7 @@
 # eyes, noses and paws smaller than a superpixel). The chain loss makes an iteration about 1.2x
 # dearer on the CPU than cross-entropy alone, so the demo trains 480 iterations where the
 # cross-entropy demo (benchmarks/configs/synthetic_spin_ce.py) trains 600 in the same time; lr
-# 4e-3 is the best point of the validation search of docs/benchmarks.md (at 480 iterations on
+# 4e-3 is the best lr of the validation search of docs/benchmarks.md (at 480 iterations on
 # the 32 validation pictures, seed 0: mean mIoU of the three levels 53.4 against 50.0 at 2e-3).
 # No validation pass during training: `make demo` tests the last checkpoint on the same 32
 # pictures right after.
