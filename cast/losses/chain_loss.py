@@ -6,15 +6,16 @@ H/W label size, P = B*H*W pixels of the batch.
 from typing import Sequence, Tuple
 
 import torch
-import torch.nn as nn
 from torch import Tensor
 
 from cast.structures import ClassHierarchy, chain_completions, chain_logsumexp, log_partition
 from mmseg.registry import MODELS
 
+from .base import HierarchyLoss
+
 
 @MODELS.register_module()
-class ChainLikelihoodLoss(nn.Module):
+class ChainLikelihoodLoss(HierarchyLoss):
     """Negative log-likelihood of the ground-truth chain among the hierarchy's valid chains.
 
     The levels' logits ``z_l`` score a chain c = (c_1, ..., c_L) (one class per level;
@@ -41,14 +42,7 @@ class ChainLikelihoodLoss(nn.Module):
 
     def __init__(self, loss_weight: float = 1.0, ignore_index: int = 255,
                  loss_name: str = 'loss_chain') -> None:
-        super().__init__()
-        self.loss_weight = float(loss_weight)
-        self.ignore_index = ignore_index
-        self._loss_name = loss_name
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
+        super().__init__(loss_weight, ignore_index, loss_name)
 
     def forward(self, level_logits: Sequence[Tensor], labels: Sequence[Tensor],
                 hierarchy: ClassHierarchy) -> Tuple[Tensor, Tensor]:
@@ -64,27 +58,14 @@ class ChainLikelihoodLoss(nn.Module):
             tuple[Tensor, Tensor]: the loss and the fraction of labelled pixels whose labels
             fit no chain (finer labels dropped), both scalars.
         """
-        levels = hierarchy.levels
-        if not len(level_logits) == len(labels) == len(levels):
-            raise ValueError(f'{len(level_logits)} logits and {len(labels)} label maps for '
-                             f'the {len(levels)} levels {levels}')
+        self.check_inputs(level_logits, labels, hierarchy)
         scores, targets = [], []
-        for level, x, y in zip(levels, level_logits, labels):
-            n = hierarchy.num_classes[level]
-            if x.shape[1] != n or x.shape[2:] != y.shape[1:] or x.shape[0] != y.shape[0]:
-                raise ValueError(f'{level}: logits {tuple(x.shape)} and labels '
-                                 f'{tuple(y.shape)} do not match (B, {n}, H, W) / (B, H, W)')
-            y = y.reshape(-1).long()
-            bad = (y != self.ignore_index) & ((y < 0) | (y >= n))
-            if bad.any():
-                raise ValueError(f'{level} labels hold values {y[bad].unique()[:10].tolist()} '
-                                 f'outside 0..{n - 1} that are not ignore_index='
-                                 f'{self.ignore_index}')
+        for x, y in zip(level_logits, labels):
             x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # AMP
             # the whole batch as (N_l, B*H*W): one programme for all images (a copy of the
             # logits; a loop over images runs B times the operations on B-times-smaller tensors)
-            scores.append(x.transpose(0, 1).reshape(n, -1))
-            targets.append(y)
+            scores.append(x.transpose(0, 1).reshape(x.shape[1], -1))
+            targets.append(y.reshape(-1).long())
         labelled = self._patterns(targets)[0].any(0)
         if not labelled.any():  # nothing labelled: a zero loss with a graph
             zero = sum(s.sum() for s in scores) * 0.

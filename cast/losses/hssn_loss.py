@@ -32,31 +32,14 @@ import math
 from typing import List, Sequence, Tuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
 from cast.structures import ClassHierarchy
 from mmseg.registry import MODELS
 
+from .base import HierarchyLoss
 from .chain_loss import ChainLikelihoodLoss
-
-
-def _check_levels(level_logits: Sequence[Tensor], labels: Sequence[Tensor],
-                  hierarchy: ClassHierarchy, ignore_index: int) -> None:
-    levels = hierarchy.levels
-    if not len(level_logits) == len(labels) == len(levels):
-        raise ValueError(f'{len(level_logits)} logits and {len(labels)} label maps for the '
-                         f'{len(levels)} levels {levels}')
-    for level, x, y in zip(levels, level_logits, labels):
-        n = hierarchy.num_classes[level]
-        if x.shape[1] != n or x.shape[2:] != y.shape[1:] or x.shape[0] != y.shape[0]:
-            raise ValueError(f'{level}: logits {tuple(x.shape)} and labels {tuple(y.shape)} '
-                             f'do not match (B, {n}, H, W) / (B, H, W)')
-        bad = (y != ignore_index) & ((y < 0) | (y >= n))
-        if bad.any():
-            raise ValueError(f'{level} labels hold values {y[bad].unique()[:10].tolist()} '
-                             f'outside 0..{n - 1} that are not ignore_index={ignore_index}')
 
 
 def _max_over_children(values: Tensor, edges: Tuple[Tensor, Tensor, Tensor]) -> Tensor:
@@ -115,7 +98,7 @@ def tree_min_terms(hierarchy: ClassHierarchy, logits: Sequence[Tensor],
 
 
 @MODELS.register_module()
-class TreeMinLoss(nn.Module):
+class TreeMinLoss(HierarchyLoss):
     """HSSN's tree-min loss: per-class sigmoids whose positives respect their ancestors and
     whose negatives respect their descendants (:func:`tree_min_terms`).
 
@@ -133,14 +116,7 @@ class TreeMinLoss(nn.Module):
 
     def __init__(self, loss_weight: float = 5.0, ignore_index: int = 255,
                  loss_name: str = 'loss_tree_min') -> None:
-        super().__init__()
-        self.loss_weight = float(loss_weight)
-        self.ignore_index = ignore_index
-        self._loss_name = loss_name
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
+        super().__init__(loss_weight, ignore_index, loss_name)
 
     def forward(self, level_logits: Sequence[Tensor], labels: Sequence[Tensor],
                 hierarchy: ClassHierarchy) -> Tuple[Tensor, Tensor]:
@@ -156,7 +132,7 @@ class TreeMinLoss(nn.Module):
             fit no valid chain (as :class:`ChainLikelihoodLoss` reports; here kept as they
             are), both scalars.
         """
-        _check_levels(level_logits, labels, hierarchy, self.ignore_index)
+        self.check_inputs(level_logits, labels, hierarchy)
         logits = [(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x)
                   .transpose(0, 1).reshape(x.shape[1], -1) for x in level_logits]
         targets = [y.reshape(-1).long() for y in labels]
@@ -181,7 +157,7 @@ def triplet_factor(step: int, warmup_iters: int) -> float:
 
 
 @MODELS.register_module()
-class TreeTripletLoss(nn.Module):
+class TreeTripletLoss(HierarchyLoss):
     """HSSN's tree-triplet loss on an L2-normalised pixel embedding.
 
     For each child level (every level but the first) and each foreground class k there: anchors
@@ -207,20 +183,13 @@ class TreeTripletLoss(nn.Module):
     def __init__(self, loss_weight: float = 1.0, margin: float = 0.6, max_triplets: int = 200,
                  warmup_iters: int = 80000, ignore_index: int = 255,
                  loss_name: str = 'loss_tree_triplet') -> None:
-        super().__init__()
+        super().__init__(loss_weight, ignore_index, loss_name)
         if warmup_iters < 1 or max_triplets < 1:
             raise ValueError(f'warmup_iters ({warmup_iters}) and max_triplets ({max_triplets}) '
                              'must be positive')
-        self.loss_weight = float(loss_weight)
         self.margin = float(margin)
         self.max_triplets = int(max_triplets)
         self.warmup_iters = int(warmup_iters)
-        self.ignore_index = ignore_index
-        self._loss_name = loss_name
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
 
     def triplet_terms(self, feats: Tensor, labels: Sequence[Tensor],
                       hierarchy: ClassHierarchy) -> List[Tensor]:
