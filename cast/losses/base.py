@@ -1,10 +1,12 @@
 """What the losses over every level share: weight, ignored label, name in the loss dict, and
 the check of their inputs.
 
-Shape shorthand: B batch, L levels (coarse -> fine), N_l classes of level l, H/W label size.
+Shape shorthand: B batch, L levels (coarse -> fine), N_l classes of level l, H/W label size,
+P = B*H*W pixels of the batch.
 """
-from typing import Sequence
+from typing import List, Sequence, Tuple
 
+import torch
 import torch.nn as nn
 from torch import Tensor
 
@@ -49,3 +51,12 @@ class HierarchyLoss(nn.Module):
                 raise ValueError(f'{level} labels hold values {y[bad].unique()[:10].tolist()} '
                                  f'outside 0..{n - 1} that are not ignore_index='
                                  f'{self.ignore_index}')
+
+    def flatten(self, level_logits: Sequence[Tensor], labels: Sequence[Tensor],
+                hierarchy: ClassHierarchy) -> Tuple[List[Tensor], List[Tensor]]:
+        """Check the inputs (:meth:`check_inputs`), then give the whole batch as one set of
+        pixels: L tensors (N_l, P), a copy in float32 also under AMP, and L long labels (P,)."""
+        self.check_inputs(level_logits, labels, hierarchy)
+        scores = [(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x)
+                  .transpose(0, 1).reshape(x.shape[1], -1) for x in level_logits]
+        return scores, [y.reshape(-1).long() for y in labels]

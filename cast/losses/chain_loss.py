@@ -58,14 +58,9 @@ class ChainLikelihoodLoss(HierarchyLoss):
             tuple[Tensor, Tensor]: the loss and the fraction of labelled pixels whose labels
             fit no chain (finer labels dropped), both scalars.
         """
-        self.check_inputs(level_logits, labels, hierarchy)
-        scores, targets = [], []
-        for x, y in zip(level_logits, labels):
-            x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # AMP
-            # the whole batch as (N_l, B*H*W): one programme for all images (a copy of the
-            # logits; a loop over images runs B times the operations on B-times-smaller tensors)
-            scores.append(x.transpose(0, 1).reshape(x.shape[1], -1))
-            targets.append(y.reshape(-1).long())
+        # the whole batch as one set of pixels: one programme for all images (a copy of the
+        # logits; a loop over images runs B times the operations on B-times-smaller tensors)
+        scores, targets = self.flatten(level_logits, labels, hierarchy)
         labelled = self._patterns(targets)[0].any(0)
         if not labelled.any():  # nothing labelled: a zero loss with a graph
             zero = sum(s.sum() for s in scores) * 0.

@@ -132,10 +132,7 @@ class TreeMinLoss(HierarchyLoss):
             fit no valid chain (as :class:`ChainLikelihoodLoss` reports; here kept as they
             are), both scalars.
         """
-        self.check_inputs(level_logits, labels, hierarchy)
-        logits = [(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x)
-                  .transpose(0, 1).reshape(x.shape[1], -1) for x in level_logits]
-        targets = [y.reshape(-1).long() for y in labels]
+        logits, targets = self.flatten(level_logits, labels, hierarchy)
         terms = tree_min_terms(hierarchy, logits, targets, self.ignore_index)
         total = sum(x.sum() for x in logits) * 0.  # a graph also when nothing is labelled
         for term, t in zip(terms, targets):
